@@ -1,0 +1,1 @@
+"""datasets of rollingq_mm."""

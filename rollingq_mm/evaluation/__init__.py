@@ -1,0 +1,1 @@
+"""evaluation of rollingq_mm."""
