@@ -1,0 +1,304 @@
+"""The RollingQ maths: attention imbalance, balanced anchor, query rotation.
+
+Everything the method needs besides the network itself, as pure functions on
+tensors (no runner, no registry). Inputs may have any floating dtype and
+device; the computation runs in float64 and results come back in the dtype of
+the first tensor argument.
+
+Reference: H. Ni, Y. Wei, H. Liu, G. Chen, C. Peng, H. Lin, D. Hu, "RollingQ:
+Reviving the Cooperation Dynamics in Multimodal Transformer", ICML 2025,
+https://arxiv.org/abs/2506.11465.
+
+Notation of the paper and the words used here:
+
+* q: the fusion query (C,); kbar_i^m: mean key of modality m for sample i.
+* c_m = E_i[cos(q, kbar_i^m)]: :func:`modality_cosines` averaged over samples.
+* AIR (Attention Imbalance Rate) = c_0 - c_1 for two modalities, ordered as
+  the head's ``modalities`` (audio first: AIR > 0 means the query favours
+  audio); max_m c_m - min_m c_m (>= 0) for more modalities.
+* α_m = softmax_m(-2 ρ c_m): :func:`anchor_weights` with ``rho`` = ρ.
+* Anchor u = Σ_m α_m E_m / |E_m|, target t = |q| u / |u|:
+  :func:`anchor_target`.
+* R with R q/|q| = t/|t|: :func:`plane_rotation` (minimal, the default) or
+  :func:`svd_rotation` (the construction of the authors' release).
+"""
+import math
+from typing import Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+#: Norms at or below this are treated as zero.
+NORM_EPS = 1e-12
+#: |sin(angle)| below this makes two directions parallel or antiparallel.
+PARALLEL_EPS = 1e-9
+
+
+class DegenerateAnchorError(ValueError):
+    """The rotation target is undefined (zero query, mean key or anchor)."""
+
+
+def _check_finite(name: str, tensor: Tensor) -> None:
+    """Raise ``ValueError`` naming ``name`` if ``tensor`` has NaN or inf."""
+    if not torch.isfinite(tensor).all():
+        raise ValueError(f'{name} contains NaN or inf values.')
+
+
+def _check_vector(name: str, vector: Tensor) -> None:
+    """Raise ``ValueError`` unless ``vector`` is a finite 1-D tensor."""
+    if vector.dim() != 1:
+        raise ValueError(f'{name} must be a vector of shape (C,), '
+                         f'got shape {tuple(vector.shape)}.')
+    _check_finite(name, vector)
+
+
+def _unit(vector: Tensor) -> Tuple[Tensor, float]:
+    """Float64 unit vector and norm of ``vector``; zero vector if norm ~ 0."""
+    vector = vector.detach().to(torch.float64)
+    norm = float(vector.norm())
+    if norm <= NORM_EPS:
+        return torch.zeros_like(vector), norm
+    return vector / norm, norm
+
+
+def _orthogonal_direction(unit: Tensor) -> Tensor:
+    """A deterministic unit vector orthogonal to ``unit`` (float64, (C,)).
+
+    It is the coordinate axis least aligned with ``unit`` (lowest index on
+    ties), made orthogonal to ``unit`` by one Gram-Schmidt step.
+    """
+    axis = torch.zeros_like(unit)
+    axis[int(torch.argmin(unit.abs()))] = 1.0
+    direction = axis - (unit @ axis) * unit
+    return direction / direction.norm()
+
+
+def plane_rotation(x: Tensor, y: Tensor) -> Tensor:
+    """Minimal proper rotation that turns the direction of ``x`` into ``y``'s.
+
+    With x̂ = x/|x|, ŷ = y/|y|, c = x̂·ŷ, s = |ŷ - c x̂| and
+    w = (ŷ - c x̂)/s::
+
+        R = I + (c - 1)(x̂ x̂ᵀ + w wᵀ) + s (w x̂ᵀ - x̂ wᵀ)
+
+    R rotates by the angle between x and y inside span{x, y} and is the
+    identity on its orthogonal complement. Cases without a unique plane:
+
+    * x or y (near) zero, or x ∥ y: the identity.
+    * x ≈ -y: the half turn in the plane of x̂ and a fixed direction (the
+      coordinate axis least aligned with x̂, orthogonalised), so the result
+      is the same on every machine.
+
+    Args:
+        x (Tensor): Source vector, shape (C,), C >= 2.
+        y (Tensor): Target vector, shape (C,).
+
+    Returns:
+        Tensor: Rotation matrix (C, C), orthogonal with determinant +1, in
+        the dtype and on the device of ``x``.
+    """
+    _check_vector('x', x)
+    _check_vector('y', y)
+    if x.shape != y.shape:
+        raise ValueError(f'x and y must have the same shape, got '
+                         f'{tuple(x.shape)} and {tuple(y.shape)}.')
+    dim = x.numel()
+    identity = torch.eye(dim, dtype=torch.float64, device=x.device)
+    x_unit, x_norm = _unit(x)
+    y_unit, y_norm = _unit(y)
+    if x_norm <= NORM_EPS or y_norm <= NORM_EPS:
+        return identity.to(x.dtype)
+    cos = float(x_unit @ y_unit)
+    residual = y_unit - cos * x_unit
+    residual = residual - (x_unit @ residual) * x_unit
+    sin = float(residual.norm())
+    if sin < PARALLEL_EPS:
+        if cos > 0:
+            return identity.to(x.dtype)
+        cos, sin = -1.0, 0.0
+        w = _orthogonal_direction(x_unit)
+    else:
+        w = residual / sin
+    rotation = (identity + (cos - 1.0) *
+                (torch.outer(x_unit, x_unit) + torch.outer(w, w)) +
+                sin * (torch.outer(w, x_unit) - torch.outer(x_unit, w)))
+    return rotation.to(x.dtype)
+
+
+def svd_rotation(x: Tensor, y: Tensor) -> Tensor:
+    """Rotation from the SVD of ŷx̂ᵀ, as in the authors' release (parity only).
+
+    With ŷx̂ᵀ = U S Vᵀ, R = U Vᵀ, the last column of U negated when
+    det(U Vᵀ) = -1 so that R is proper. R maps x̂ to ŷ, but how it moves the
+    directions orthogonal to x and y depends on the SVD routine (it is
+    generally not the identity there); prefer :func:`plane_rotation`.
+
+    Args:
+        x (Tensor): Source vector, shape (C,).
+        y (Tensor): Target vector, shape (C,).
+
+    Returns:
+        Tensor: Rotation matrix (C, C) in the dtype and on the device of
+        ``x``; the identity when x or y is (near) zero.
+    """
+    _check_vector('x', x)
+    _check_vector('y', y)
+    if x.shape != y.shape:
+        raise ValueError(f'x and y must have the same shape, got '
+                         f'{tuple(x.shape)} and {tuple(y.shape)}.')
+    x_unit, x_norm = _unit(x)
+    y_unit, y_norm = _unit(y)
+    if x_norm <= NORM_EPS or y_norm <= NORM_EPS:
+        return torch.eye(x.numel(), dtype=x.dtype, device=x.device)
+    left, _, right_t = torch.linalg.svd(torch.outer(y_unit, x_unit))
+    if torch.linalg.det(left @ right_t) < 0:
+        left[:, -1] = -left[:, -1]
+    return (left @ right_t).to(x.dtype)
+
+
+def rotation_angle(rotation: Tensor, x: Tensor) -> float:
+    """Angle in degrees between ``x`` and ``rotation @ x``.
+
+    Args:
+        rotation (Tensor): Matrix (C, C).
+        x (Tensor): Vector (C,).
+
+    Returns:
+        float: Angle in [0, 180]; 0 when x is (near) zero.
+    """
+    x_unit, x_norm = _unit(x)
+    if x_norm <= NORM_EPS:
+        return 0.0
+    moved = rotation.detach().to(torch.float64) @ x_unit
+    cos = float(F.cosine_similarity(moved, x_unit, dim=0, eps=NORM_EPS))
+    return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
+
+
+def modality_cosines(query: Tensor, mean_keys: Tensor) -> Tensor:
+    """Cosine between the query and each sample's mean key per modality.
+
+    A mean key of (near) zero norm gives a cosine of 0.
+
+    Args:
+        query (Tensor): The fusion query q, shape (C,).
+        mean_keys (Tensor): kbar_i^m, the mean over modality m's tokens of
+            the keys of sample i, shape (B, M, C).
+
+    Returns:
+        Tensor: cos(q, kbar_i^m), shape (B, M), dtype of ``mean_keys``.
+    """
+    if mean_keys.dim() != 3 or query.dim() != 1 or \
+            mean_keys.shape[-1] != query.shape[0]:
+        raise ValueError(
+            'modality_cosines expects query (C,) and mean_keys (B, M, C), got '
+            f'{tuple(query.shape)} and {tuple(mean_keys.shape)}.')
+    cos = F.cosine_similarity(
+        mean_keys.to(torch.float64),
+        query.to(torch.float64).view(1, 1, -1),
+        dim=-1,
+        eps=NORM_EPS)
+    return cos.to(mean_keys.dtype)
+
+
+def attention_imbalance_rate(cosines: Tensor) -> Tensor:
+    """Attention Imbalance Rate (AIR) from per-modality cosines.
+
+    Sign convention: for two modalities AIR = c_0 - c_1 in [-2, 2] (with
+    ``modalities=('audio', 'visual')``, AIR > 0 means the query favours
+    audio). For M > 2 there is no natural sign and AIR = max_m c_m - min_m
+    c_m in [0, 2]. In both cases |AIR| is what the rotation threshold β is
+    compared with.
+
+    Args:
+        cosines (Tensor): Per-modality mean cosines c_m, shape (M,), or
+            per-sample cosines cos(q, kbar_i^m), shape (B, M) (averaged over
+            the batch first; AIR is linear in them for M = 2).
+
+    Returns:
+        Tensor: Scalar AIR, dtype of ``cosines``.
+    """
+    if cosines.dim() not in (1, 2) or cosines.shape[-1] < 2:
+        raise ValueError('attention_imbalance_rate expects cosines of shape '
+                         f'(M,) or (B, M) with M >= 2, got '
+                         f'{tuple(cosines.shape)}.')
+    means = cosines.to(torch.float64)
+    if means.dim() == 2:
+        means = means.mean(dim=0)
+    if means.numel() == 2:
+        air = means[0] - means[1]
+    else:
+        air = means.max() - means.min()
+    return air.to(cosines.dtype)
+
+
+def anchor_weights(cosines: Tensor, rho: float) -> Tensor:
+    """Anchor weights α_m = softmax_m(-2 ρ c_m).
+
+    For two modalities α_0 = ½(1 + tanh(-ρ AIR)) exactly, the paper's α
+    (AIR = c_0 - c_1). ρ = 0 gives equal weights (the bisector); ρ > 0 gives
+    more weight to the modalities the query attends to less.
+
+    Args:
+        cosines (Tensor): Per-modality mean cosines c_m, shape (M,).
+        rho (float): ρ, the strength of the re-weighting, >= 0.
+
+    Returns:
+        Tensor: α, shape (M,), non-negative and summing to 1, dtype of
+        ``cosines``.
+    """
+    if cosines.dim() != 1:
+        raise ValueError('anchor_weights expects cosines of shape (M,), got '
+                         f'{tuple(cosines.shape)}.')
+    _check_finite('cosines', cosines)
+    weights = torch.softmax(-2.0 * rho * cosines.to(torch.float64), dim=0)
+    return weights.to(cosines.dtype)
+
+
+def anchor_target(query: Tensor, modality_means: Tensor,
+                  weights: Tensor) -> Tensor:
+    """Rotation target t = |q| u/|u| with the anchor u = Σ_m α_m E_m/|E_m|.
+
+    Args:
+        query (Tensor): The current fusion query q, shape (C,).
+        modality_means (Tensor): E_m, dataset means of the mean keys, shape
+            (M, C).
+        weights (Tensor): α from :func:`anchor_weights`, shape (M,).
+
+    Returns:
+        Tensor: t, shape (C,), same norm as ``query``, in the dtype of
+        ``query``.
+
+    Raises:
+        DegenerateAnchorError: |q| ~ 0, some |E_m| ~ 0, or the weighted
+            directions cancel (|u| ~ 0): no rotation target exists and the
+            caller should skip the rotation.
+    """
+    _check_vector('query', query)
+    if modality_means.dim() != 2 or weights.shape != modality_means.shape[:1] \
+            or modality_means.shape[1] != query.shape[0]:
+        raise ValueError(
+            'anchor_target expects query (C,), modality_means (M, C) and '
+            f'weights (M,), got {tuple(query.shape)}, '
+            f'{tuple(modality_means.shape)} and {tuple(weights.shape)}.')
+    _check_finite('modality_means', modality_means)
+    _check_finite('weights', weights)
+    query_norm = float(query.detach().to(torch.float64).norm())
+    if query_norm <= NORM_EPS:
+        raise DegenerateAnchorError(
+            f'the fusion query has norm {query_norm:.3g}: no direction to '
+            'rotate.')
+    means = modality_means.detach().to(torch.float64)
+    mean_norms = means.norm(dim=1, keepdim=True)
+    if (mean_norms <= NORM_EPS).any():
+        raise DegenerateAnchorError(
+            'a modality has a zero mean key (norms '
+            f'{mean_norms.flatten().tolist()}): its anchor direction is '
+            'undefined.')
+    anchor = (weights.detach().to(torch.float64)[:, None] * means /
+              mean_norms).sum(dim=0)
+    anchor_norm = float(anchor.norm())
+    if anchor_norm <= NORM_EPS:
+        raise DegenerateAnchorError(
+            f'the weighted anchor directions cancel (|u| = {anchor_norm:.3g}).')
+    return (anchor * (query_norm / anchor_norm)).to(query.dtype)
