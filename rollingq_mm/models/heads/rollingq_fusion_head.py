@@ -1,0 +1,225 @@
+"""Attention fusion head with a rotatable query (RollingQ)."""
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmaction.registry import MODELS
+from mmengine.model.weight_init import trunc_normal_
+from torch import Tensor
+
+from ..air_statistics import AIRStatistics
+from ..rollingq import attention_imbalance_rate, modality_cosines
+from .base_av_head import ATTN_SHARE_KEY, BaseAVHead
+
+#: Largest |RᵀR - I| accepted by :meth:`RollingQFusionHead.apply_rotation`.
+ORTHOGONALITY_TOLERANCE = 1e-4
+
+
+@MODELS.register_module()
+class RollingQFusionHead(BaseAVHead):
+    """Fusion by one attention query over all tokens, rotated by RollingQ.
+
+    The "vanilla multimodal transformer" fusion layer of RollingQ (Ni et al.,
+    "RollingQ: Reviving the Cooperation Dynamics in Multimodal Transformer",
+    ICML 2025, https://arxiv.org/abs/2506.11465). Tokens x_m (B, L_m, C_m)
+    are projected to C = ``fusion_dim`` when C_m differs, a learnable fusion
+    token c (1, 1, C) is prepended, and only c's query attends::
+
+        q = R (W_Q c + b_Q)                          (C,), input-independent
+        K, V = W_K s + b_K, W_V s + b_V             s = [c; x_1; ...; x_M]
+        a = softmax(K q / sqrt(d))                   (B, L), L = 1 + Σ L_m
+        logits = FC(dropout(W_O (dropout(a) V)))
+
+    Only the fusion token's row of attention is computed (O(L C) per sample,
+    not O(L² C)). R is the persistent buffer ``rotation`` (identity until
+    :class:`~rollingq_mm.engine.AIRHook` calls :meth:`apply_rotation`), and
+    ``num_rotations`` counts the rotations; both are saved in checkpoints.
+
+    With ``num_heads`` H > 1 the query, keys and values are split into H
+    heads of d = C / H channels and each head attends on its own; R still
+    rotates the whole C-dimensional query, and the cosines behind AIR use
+    the full C-dimensional query and keys. The attention share of a
+    modality is the attention mass on its tokens, averaged over heads.
+
+    During training forwards the head adds to :attr:`air_statistics`, per
+    sample and modality, the mean key kbar_i^m over that modality's tokens,
+    cos(q, kbar_i^m) and the attention share.
+
+    Args:
+        num_classes (int): K, the number of classes.
+        modalities (Sequence[str]): Modality names in a fixed order, at least
+            two; with two, AIR = c_0 - c_1 (> 0: the query favours the
+            first). Defaults to ``('audio', 'visual')``.
+        in_channels (int | dict): C_m per modality (int for all). Defaults to
+            768.
+        fusion_dim (int, optional): C. Defaults to None: the common C_m
+            (then all C_m must be equal).
+        num_heads (int): H; must divide ``fusion_dim``. Defaults to 1, as in
+            the paper.
+        attn_drop (float): Dropout on the attention weights. Defaults to 0.2.
+        proj_drop (float): Dropout after W_O. Defaults to 0.2.
+        probe_pool (str): Pooling of the unimodal probes, 'mean' or 'cls'.
+            Defaults to 'mean'.
+        loss_cls (dict): Classification loss config. Defaults to
+            ``dict(type='CrossEntropyLoss')``.
+        probe_loss_weight (float): Weight of each probe's loss. Defaults to
+            1.0.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 modalities: Sequence[str] = ('audio', 'visual'),
+                 in_channels: Union[int, Dict[str, int]] = 768,
+                 fusion_dim: Optional[int] = None,
+                 num_heads: int = 1,
+                 attn_drop: float = 0.2,
+                 proj_drop: float = 0.2,
+                 probe_pool: str = 'mean',
+                 loss_cls: dict = dict(type='CrossEntropyLoss'),
+                 probe_loss_weight: float = 1.0,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(
+            num_classes=num_classes,
+            modalities=modalities,
+            in_channels=in_channels,
+            probe_pool=probe_pool,
+            loss_cls=loss_cls,
+            probe_loss_weight=probe_loss_weight,
+            init_cfg=init_cfg)
+        if len(self.modalities) < 2:
+            raise ValueError('RollingQFusionHead needs at least two '
+                             f'modalities, got {self.modalities}.')
+        if fusion_dim is None:
+            channels = set(self.in_channels.values())
+            if len(channels) != 1:
+                raise ValueError(
+                    f'in_channels differ ({self.in_channels}): set '
+                    'fusion_dim to the common width to project them to.')
+            fusion_dim = channels.pop()
+        if not isinstance(fusion_dim, int) or fusion_dim < 1:
+            raise ValueError(
+                f'fusion_dim must be a positive int, got {fusion_dim!r}.')
+        if not isinstance(num_heads, int) or num_heads < 1 or \
+                fusion_dim % num_heads:
+            raise ValueError(f'num_heads ({num_heads!r}) must be a positive '
+                             f'int dividing fusion_dim ({fusion_dim}).')
+        for key, value in (('attn_drop', attn_drop), ('proj_drop',
+                                                      proj_drop)):
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f'{key} must be in [0, 1), got {value}.')
+        self.fusion_dim = fusion_dim
+        self.num_heads = num_heads
+        self.head_dim = fusion_dim // num_heads
+        self.projections = nn.ModuleDict({
+            name: nn.Linear(channels, fusion_dim)
+            for name, channels in self.in_channels.items()
+            if channels != fusion_dim
+        })
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, fusion_dim))
+        trunc_normal_(self.cls_token, std=0.02)
+        self.q_proj = nn.Linear(fusion_dim, fusion_dim)
+        self.k_proj = nn.Linear(fusion_dim, fusion_dim)
+        self.v_proj = nn.Linear(fusion_dim, fusion_dim)
+        self.out_proj = nn.Linear(fusion_dim, fusion_dim)
+        self.attn_drop = nn.Dropout(attn_drop)
+        self.proj_drop = nn.Dropout(proj_drop)
+        self.fc_cls = nn.Linear(fusion_dim, num_classes)
+        self.register_buffer('rotation', torch.eye(fusion_dim))
+        self.register_buffer('num_rotations',
+                             torch.zeros((), dtype=torch.long))
+        self.air_statistics = AIRStatistics(len(self.modalities), fusion_dim)
+
+    def current_query(self) -> Tensor:
+        """The rotated fusion query q = R (W_Q c + b_Q), shape (C,)."""
+        query = F.linear(self.cls_token.view(1, -1), self.q_proj.weight,
+                         self.q_proj.bias).view(-1)
+        return self.rotation.to(query.dtype) @ query
+
+    @torch.no_grad()
+    def apply_rotation(self, rotation: Tensor) -> None:
+        """Compose a rotation on the left: R <- R_new R, count += 1.
+
+        Args:
+            rotation (Tensor): R_new, orthogonal (C, C), any float dtype.
+        """
+        size = (self.fusion_dim, self.fusion_dim)
+        if tuple(rotation.shape) != size:
+            raise ValueError(f'apply_rotation expects a {size} matrix, got '
+                             f'{tuple(rotation.shape)}.')
+        new = rotation.detach().to(self.rotation.device, torch.float64)
+        if not torch.isfinite(new).all():
+            raise ValueError('apply_rotation got NaN or inf values.')
+        error = float((new.T @ new - torch.eye(
+            self.fusion_dim, dtype=torch.float64,
+            device=new.device)).abs().max())
+        if error > ORTHOGONALITY_TOLERANCE:
+            raise ValueError('apply_rotation expects an orthogonal matrix; '
+                             f'|RᵀR - I| = {error:.3g}.')
+        composed = new @ self.rotation.to(torch.float64)
+        self.rotation.copy_(composed.to(self.rotation.dtype))
+        self.num_rotations += 1
+
+    def _cls_attention(self, query: Tensor, keys: Tensor) -> Tensor:
+        """Attention probabilities of the fusion token, per head.
+
+        Args:
+            query (Tensor): q, shape (C,).
+            keys (Tensor): K, shape (B, L, C).
+
+        Returns:
+            Tensor: softmax over the L keys, shape (B, H, L).
+        """
+        batch, length, _ = keys.shape
+        logits = torch.einsum(
+            'blhd,hd->bhl',
+            keys.view(batch, length, self.num_heads, self.head_dim),
+            query.view(self.num_heads, self.head_dim))
+        return (logits * self.head_dim**-0.5).softmax(dim=-1)
+
+    def forward_fusion(
+            self, feats: Dict[str, Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """Fused logits and attention extras.
+
+        Args:
+            feats (dict): One tensor (B, L_m, C_m) per modality.
+
+        Returns:
+            tuple: Logits (B, K) and extras ``air`` (batch AIR, 0-dim) and
+            ``attn_share`` (B, M).
+        """
+        tokens = [
+            self.projections[name](feats[name])
+            if name in self.projections else feats[name]
+            for name in self.modalities
+        ]
+        lengths = [sequence.shape[1] for sequence in tokens]
+        batch = tokens[0].shape[0]
+        sequence = torch.cat(
+            [self.cls_token.expand(batch, -1, -1).to(tokens[0].dtype)] +
+            tokens,
+            dim=1)
+        keys = self.k_proj(sequence)
+        values = self.v_proj(sequence)
+        query = self.current_query()
+        attention = self._cls_attention(query, keys)
+        fused = torch.einsum(
+            'bhl,blhd->bhd', self.attn_drop(attention),
+            values.view(batch, sequence.shape[1], self.num_heads,
+                        self.head_dim)).reshape(batch, self.fusion_dim)
+        logits = self.fc_cls(self.proj_drop(self.out_proj(fused)))
+        with torch.no_grad():
+            modality_keys = keys.detach()[:, 1:].split(lengths, dim=1)
+            mean_keys = torch.stack(
+                [chunk.mean(dim=1) for chunk in modality_keys], dim=1)
+            cosines = modality_cosines(query.detach(), mean_keys)
+            token_attention = attention.detach().mean(dim=1)[:, 1:]
+            share = torch.stack([
+                chunk.sum(dim=-1)
+                for chunk in token_attention.split(lengths, dim=1)
+            ], dim=1)
+            if self.training:
+                self.air_statistics.update(mean_keys, cosines, share)
+            air = attention_imbalance_rate(cosines)
+        return logits, {'air': air, ATTN_SHARE_KEY: share}
