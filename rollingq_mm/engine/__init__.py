@@ -1,1 +1,2 @@
 """engine of rollingq_mm."""
+from .hooks import AIRHook  # noqa: F401
