@@ -1,1 +1,7 @@
 """models of rollingq_mm."""
+from .air_statistics import AIRStatistics  # noqa: F401
+from .heads import BaseAVHead, RollingQFusionHead  # noqa: F401
+from .rollingq import (DegenerateAnchorError, anchor_target,  # noqa: F401
+                       anchor_weights, attention_imbalance_rate,
+                       modality_cosines, plane_rotation, rotation_angle,
+                       svd_rotation)
