@@ -25,9 +25,28 @@ from mmengine.logging.history_buffer import HistoryBuffer
 
 _TRUSTED = contextvars.ContextVar('rollingq_trusted_checkpoint', default=False)
 
+
+
+def history_buffer_statistic(owner: type, name: str) -> Any:
+    """Stand-in for ``getattr`` in weights-only loads of mmengine checkpoints.
+
+    mmengine pickles the message hub's ``HistoryBuffer`` objects with their
+    statistics methods as ``getattr(HistoryBuffer, 'mean')``. Allowing the real
+    ``getattr`` would open every attribute of every allowed object; this only
+    resolves HistoryBuffer's statistics (the defaults and registered ones).
+    """
+    allowed = {'min', 'max', 'current', 'mean'} | set(
+        HistoryBuffer._statistics_methods)
+    if owner is HistoryBuffer and name in allowed:
+        return getattr(owner, name)
+    raise pickle.UnpicklingError(
+        f'getattr({owner!r}, {name!r}) is not allowed in a weights-only load')
+
+
 # Plain-data classes found in checkpoints written by mmengine's Runner.
 MMENGINE_SAFE_GLOBALS = [
     HistoryBuffer,
+    (history_buffer_statistic, 'builtins.getattr'),
     np.core.multiarray._reconstruct,
     np.core.multiarray.scalar,
     np.ndarray,
