@@ -1,5 +1,9 @@
 """Fusion heads of rollingq_mm."""
 from .base_av_head import BaseAVHead
+from .concat_fusion_head import ConcatFusionHead
 from .rollingq_fusion_head import RollingQFusionHead
+from .unimodal_head import UnimodalHead
 
-__all__ = ['BaseAVHead', 'RollingQFusionHead']
+__all__ = [
+    'BaseAVHead', 'RollingQFusionHead', 'ConcatFusionHead', 'UnimodalHead'
+]
