@@ -1,0 +1,137 @@
+"""Tests of the online per-epoch AIR statistics."""
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.distributed as torch_dist
+
+from rollingq_mm.models import AIRStatistics, RollingQFusionHead
+
+NUM_MODALITIES, CHANNELS = 2, 5
+
+
+def random_batches(seed: int, sizes=(3, 1, 4, 2)):
+    generator = torch.Generator().manual_seed(seed)
+    return [(torch.randn(size, NUM_MODALITIES, CHANNELS, generator=generator),
+             torch.rand(size, NUM_MODALITIES, generator=generator) * 2 - 1,
+             torch.rand(size, NUM_MODALITIES, generator=generator))
+            for size in sizes]
+
+
+def test_online_means_equal_one_shot_means():
+    batches = random_batches(0)
+    statistics = AIRStatistics(NUM_MODALITIES, CHANNELS)
+    for batch in batches:
+        statistics.update(*batch)
+    summary = statistics.summary()
+    keys, cosines, shares = (torch.cat(parts).double()
+                             for parts in zip(*batches))
+    assert summary['count'] == keys.shape[0] == 10
+    assert summary['mean_keys'].dtype == torch.float64
+    assert torch.allclose(summary['mean_keys'], keys.mean(dim=0), atol=1e-12)
+    assert torch.allclose(summary['cosines'], cosines.mean(dim=0), atol=1e-12)
+    assert torch.allclose(summary['attn_share'], shares.mean(dim=0),
+                          atol=1e-12)
+
+
+def test_reset_forgets_and_summary_of_nothing_is_an_error():
+    statistics = AIRStatistics(NUM_MODALITIES, CHANNELS)
+    for batch in random_batches(1):
+        statistics.update(*batch)
+    statistics.reset()
+    assert statistics.count == 0
+    with pytest.raises(RuntimeError, match='no sample'):
+        statistics.summary()
+    batch = random_batches(2, sizes=(2, ))[0]
+    statistics.update(*batch)
+    assert torch.allclose(statistics.summary()['cosines'],
+                          batch[1].double().mean(dim=0))
+
+
+def test_all_reduce_runs_once_per_epoch():
+    statistics = AIRStatistics(NUM_MODALITIES, CHANNELS)
+    statistics.update(*random_batches(3, sizes=(2, ))[0])
+    before = statistics.summary()
+    statistics.all_reduce()
+    assert torch.equal(statistics.summary()['mean_keys'], before['mean_keys'])
+    with pytest.raises(RuntimeError, match='already'):
+        statistics.all_reduce()
+    with pytest.raises(RuntimeError, match='reset'):
+        statistics.update(*random_batches(4, sizes=(1, ))[0])
+    statistics.reset()
+    statistics.all_reduce()
+    assert statistics.count == 0
+
+
+def test_update_rejects_wrong_shapes():
+    statistics = AIRStatistics(NUM_MODALITIES, CHANNELS)
+    keys, cosines, shares = random_batches(5, sizes=(2, ))[0]
+    with pytest.raises(ValueError, match='mean_keys'):
+        statistics.update(keys[..., :3], cosines, shares)
+    with pytest.raises(ValueError, match='attn_share'):
+        statistics.update(keys, cosines, shares[:1])
+    with pytest.raises(ValueError, match='num_modalities'):
+        AIRStatistics(0, CHANNELS)
+
+
+def test_statistics_are_not_module_state():
+    head = RollingQFusionHead(num_classes=3, in_channels=CHANNELS)
+    head.train()
+    head(dict(audio=torch.randn(2, 3, CHANNELS),
+              visual=torch.randn(2, 4, CHANNELS)))
+    assert head.air_statistics.count == 2
+    names = set(head.state_dict())
+    assert {'rotation', 'num_rotations'} <= names
+    assert not any('stat' in name or 'sum' in name for name in names)
+
+
+def reduce_worker(result_dir: str) -> None:
+    """One gloo rank (env RANK, WORLD_SIZE=2, MASTER_*): rank 0 adds two
+    batches, rank 1 none; both reduce and save their summary."""
+    rank = int(os.environ['RANK'])
+    torch_dist.init_process_group('gloo', rank=rank, world_size=2)
+    statistics = AIRStatistics(NUM_MODALITIES, CHANNELS)
+    if rank == 0:
+        for batch in random_batches(6, sizes=(2, 3)):
+            statistics.update(*batch)
+    statistics.all_reduce()
+    torch.save(statistics.summary(), os.path.join(result_dir, f'{rank}.pt'))
+    torch_dist.destroy_process_group()
+
+
+def launch_two_ranks(script: str, *args: str) -> None:
+    """Run ``script args`` as ranks 0 and 1 of a local gloo group."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    processes = []
+    for rank in range(2):
+        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank),
+                   WORLD_SIZE='2', MASTER_ADDR='127.0.0.1',
+                   MASTER_PORT=str(port), OMP_NUM_THREADS='1')
+        processes.append(subprocess.Popen(
+            [sys.executable, script, *args], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+    for rank, (process, output) in enumerate(zip(processes, outputs)):
+        assert process.returncode == 0, f'rank {rank} failed:\n{output}'
+
+
+def test_all_reduce_sums_over_gloo_ranks_including_an_empty_one(tmp_path):
+    launch_two_ranks(__file__, str(tmp_path))
+    local = AIRStatistics(NUM_MODALITIES, CHANNELS)
+    for batch in random_batches(6, sizes=(2, 3)):
+        local.update(*batch)
+    expected = local.summary()
+    for rank in range(2):
+        summary = torch.load(tmp_path / f'{rank}.pt')
+        assert summary['count'] == 5
+        for key in ('mean_keys', 'cosines', 'attn_share'):
+            assert torch.allclose(summary[key], expected[key], atol=1e-12)
+
+
+if __name__ == '__main__':
+    reduce_worker(sys.argv[1])
