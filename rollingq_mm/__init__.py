@@ -11,6 +11,6 @@ from .compat import check_versions, install_compat
 check_versions(SUPPORTED_VERSIONS)
 install_compat()
 
-from . import datasets, engine, evaluation, models  # noqa: E402,F401
+from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401,E501
 
 __all__ = ['__version__', 'SUPPORTED_VERSIONS']

@@ -1,4 +1,5 @@
 """Training hooks of rollingq_mm."""
 from .air_hook import AIRHook
+from .training_curves_hook import TrainingCurvesHook
 
-__all__ = ['AIRHook']
+__all__ = ['AIRHook', 'TrainingCurvesHook']
