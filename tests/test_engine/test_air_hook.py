@@ -1,0 +1,297 @@
+"""AIRHook on a real mmengine Runner (CPU): rule, logging, resume, 2-rank gloo.
+
+The file is also the worker script of the 2-process test: run as
+``python test_air_hook.py WORK_DIR`` with RANK, WORLD_SIZE, LOCAL_RANK,
+MASTER_ADDR and MASTER_PORT set, it trains one rank.
+"""
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+import torch
+import torch.nn as nn
+from mmaction.structures import ActionDataSample
+from mmengine.dist import get_world_size
+from mmengine.hooks import Hook
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from torch.utils.data import Dataset
+
+from rollingq_mm.engine import AIRHook
+from rollingq_mm.models import RollingQFusionHead
+from rollingq_mm.utils import exit_distributed_cleanly
+
+IN_DIM, CHANNELS, CLASSES, SAMPLES = 6, 16, 4, 16
+
+
+class ToyAVDataset(Dataset):
+    """Audio tokens carry the class, visual tokens only noise; each modality
+    has its own strong offset, so its keys cluster in one direction."""
+
+    def __init__(self) -> None:
+        generator = torch.Generator().manual_seed(0)
+        offsets = 3.0 * torch.randn(2, IN_DIM, generator=generator)
+        prototypes = torch.randn(CLASSES, IN_DIM, generator=generator)
+        self.labels = torch.arange(SAMPLES) % CLASSES
+        self.audio = offsets[0] + prototypes[self.labels][:, None] + \
+            0.1 * torch.randn(SAMPLES, 6, IN_DIM, generator=generator)
+        self.visual = offsets[1] + \
+            0.1 * torch.randn(SAMPLES, 5, IN_DIM, generator=generator)
+
+    def __len__(self) -> int:
+        return SAMPLES
+
+    def __getitem__(self, index: int) -> dict:
+        return dict(
+            inputs=dict(audio=self.audio[index], visual=self.visual[index]),
+            data_samples=ActionDataSample().set_gt_label(
+                int(self.labels[index])))
+
+
+class ToyAVModel(BaseModel):
+    """Two linear token encoders and the real RollingQFusionHead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.audio_encoder = nn.Linear(IN_DIM, CHANNELS)
+        self.visual_encoder = nn.Linear(IN_DIM, CHANNELS)
+        self.cls_head = RollingQFusionHead(
+            num_classes=CLASSES, in_channels=CHANNELS, attn_drop=0.0,
+            proj_drop=0.0)
+
+    def extract_feat(self, inputs: dict) -> dict:
+        return dict(
+            audio=self.audio_encoder(torch.stack(list(inputs['audio']))),
+            visual=self.visual_encoder(torch.stack(list(inputs['visual']))))
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        feats = self.extract_feat(inputs)
+        if mode == 'loss':
+            return self.cls_head.loss(feats, data_samples)
+        if mode == 'predict':
+            return self.cls_head.predict(feats, data_samples)
+        return self.cls_head(feats)
+
+
+class CaptureStatistics(Hook):
+    """Saves the head's reduced epoch statistics and rotation after AIRHook."""
+
+    priority = 'NORMAL'
+
+    def after_train_epoch(self, runner) -> None:
+        head = AIRHook.find_head(runner.model)
+        rank = int(os.environ.get('RANK', 0))
+        torch.save(
+            dict(summary=head.air_statistics.summary(),
+                 rotation=head.rotation.clone(),
+                 num_rotations=int(head.num_rotations),
+                 world_size=get_world_size()),
+            Path(runner.work_dir) / f'rank{rank}_epoch{runner.epoch + 1}.pt')
+
+
+def build_runner(work_dir, max_epochs: int, seed: int = 0,
+                 batch_size: int = 4, checkpoint: bool = False,
+                 extra_hooks=(), launcher: str = 'none',
+                 resume_from=None, **hook_args):
+    """A Runner training ToyAVModel with AIRHook(**hook_args)."""
+    torch.manual_seed(seed)
+    return Runner(
+        model=ToyAVModel(),
+        work_dir=str(work_dir),
+        experiment_name=f'air_hook_{uuid4().hex}',
+        train_dataloader=dict(
+            dataset=ToyAVDataset(),
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=batch_size,
+            num_workers=0),
+        optim_wrapper=dict(
+            optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        default_hooks=dict(
+            logger=dict(type='LoggerHook', interval=1),
+            checkpoint=dict(type='CheckpointHook', interval=1)
+            if checkpoint else None),
+        custom_hooks=[dict(type='AIRHook', **hook_args), *extra_hooks],
+        default_scope='mmaction',
+        launcher=launcher,
+        resume=resume_from is not None,
+        load_from=resume_from,
+        env_cfg=dict(dist_cfg=dict(backend='gloo')),
+        randomness=dict(seed=seed))
+
+
+def logged(runner, key: str) -> list:
+    """Per-epoch values the hook logged under rollingq/<key>."""
+    return runner.message_hub.get_scalar(f'rollingq/{key}').data[0].tolist()
+
+
+def dataset_air(model: ToyAVModel, rotation: torch.Tensor) -> float:
+    """AIR over the whole dataset with the head's rotation set to
+    ``rotation`` (eval mode, current weights)."""
+    head = model.cls_head
+    saved = head.rotation.clone()
+    dataset = ToyAVDataset()
+    head.eval()
+    with torch.no_grad():
+        head.rotation.copy_(rotation)
+        feats = model.extract_feat(
+            dict(audio=dataset.audio, visual=dataset.visual))
+        _, extras = head(feats)
+        head.rotation.copy_(saved)
+    return float(extras['air'])
+
+
+def test_rotations_follow_the_rule_and_the_logs_show_them(tmp_path):
+    runner = build_runner(tmp_path, max_epochs=6, max_rotations=2,
+                          begin_epoch=2, interval=2, rho=0.5)
+    runner.train()
+    angles = logged(runner, 'rotation_angle')
+    airs = logged(runner, 'air')
+    assert [angle > 0 for angle in angles] == [
+        False, True, False, True, False, False]
+    assert logged(runner, 'num_rotations') == [0, 1, 1, 2, 2, 2]
+    assert runner.model.cls_head.num_rotations.item() == 2
+    for air, alpha in zip(airs, logged(runner, 'alpha_audio')):
+        assert alpha == pytest.approx(0.5 * (1 + math.tanh(-0.5 * air)))
+    shares = [a + v for a, v in zip(logged(runner, 'attn_audio'),
+                                    logged(runner, 'attn_visual'))]
+    assert all(0.0 < share < 1.0 for share in shares)
+    log_file = next(Path(runner.log_dir).glob('*.log')).read_text()
+    assert log_file.count('rotated the fusion query') == 2
+    assert log_file.count('AIRHook epoch') == 8
+    scalars = [json.loads(line) for line in
+               (Path(runner.log_dir) / 'vis_data' / 'scalars.json').open()
+               if 'rollingq/air' in line]
+    assert [line['step'] for line in scalars] == [1, 2, 3, 4, 5, 6]
+    assert [line['rollingq/air'] for line in scalars] == pytest.approx(airs)
+
+
+@pytest.fixture(scope='module')
+def first_epoch_air(tmp_path_factory) -> float:
+    """AIR of epoch 1 measured by a monitoring-only run."""
+    runner = build_runner(tmp_path_factory.mktemp('monitor'), max_epochs=2,
+                          enable_rotation=False)
+    runner.train()
+    head = runner.model.cls_head
+    assert torch.equal(head.rotation, torch.eye(CHANNELS))
+    assert head.num_rotations.item() == 0
+    assert logged(runner, 'rotation_angle') == [0.0, 0.0]
+    assert len(logged(runner, 'air')) == 2
+    return logged(runner, 'air')[0]
+
+
+def test_monitoring_only_logs_air_and_never_rotates(first_epoch_air):
+    assert abs(first_epoch_air) > 0.05
+
+
+def test_threshold_blocks_a_rotation_just_above_the_air(
+        tmp_path, first_epoch_air):
+    runner = build_runner(tmp_path, max_epochs=1,
+                          air_threshold=abs(first_epoch_air) + 1e-4)
+    runner.train()
+    assert logged(runner, 'air') == [first_epoch_air]
+    assert runner.model.cls_head.num_rotations.item() == 0
+    assert torch.equal(runner.model.cls_head.rotation, torch.eye(CHANNELS))
+
+
+def test_rotation_just_below_the_threshold_moves_air_towards_zero(
+        tmp_path, first_epoch_air):
+    runner = build_runner(tmp_path, max_epochs=1,
+                          air_threshold=abs(first_epoch_air) - 1e-4)
+    runner.train()
+    head = runner.model.cls_head
+    assert head.num_rotations.item() == 1
+    before = dataset_air(runner.model, torch.eye(CHANNELS))
+    after = dataset_air(runner.model, head.rotation)
+    assert abs(before) > 0.05
+    assert abs(after) < 0.2 * abs(before)
+
+
+def test_rotation_survives_checkpoint_and_resume(tmp_path):
+    first = build_runner(tmp_path, max_epochs=2, checkpoint=True)
+    first.train()
+    rotation = first.model.cls_head.rotation.clone()
+    assert not torch.equal(rotation, torch.eye(CHANNELS))
+    # AIRHook runs before CheckpointHook: epoch 1's checkpoint has the
+    # rotation made at the end of epoch 1.
+    state = torch.load(tmp_path / 'epoch_1.pth', weights_only=False)
+    assert torch.equal(state['state_dict']['cls_head.rotation'], rotation)
+    assert state['state_dict']['cls_head.num_rotations'].item() == 1
+
+    resumed = build_runner(tmp_path, max_epochs=3, seed=1,
+                           resume_from=str(tmp_path / 'epoch_2.pth'))
+    assert torch.equal(resumed.model.cls_head.rotation, torch.eye(CHANNELS))
+    resumed.train()
+    head = resumed.model.cls_head
+    assert torch.equal(head.rotation, rotation)
+    assert head.num_rotations.item() == 1
+    # The message hub history is resumed too; epoch 3 adds no rotation.
+    assert logged(resumed, 'rotation_angle')[1:] == [0.0, 0.0]
+    assert logged(resumed, 'num_rotations') == [1, 1, 1]
+
+
+def test_bad_hook_arguments_name_the_key():
+    for kwargs, key in ((dict(air_threshold=-0.1), 'air_threshold'),
+                        (dict(max_rotations=-1), 'max_rotations'),
+                        (dict(rho=-1.0), 'rho'),
+                        (dict(interval=0), 'interval'),
+                        (dict(rotation_method='qr'), 'rotation_method')):
+        with pytest.raises(ValueError, match=key):
+            AIRHook(**kwargs)
+
+
+def test_model_without_the_head_is_refused():
+    with pytest.raises(ValueError, match='model.cls_head'):
+        AIRHook.find_head(nn.Sequential(nn.Linear(2, 2)))
+
+
+def launch_two_ranks(work_dir: Path) -> None:
+    """Run this file as ranks 0 and 1 of a local gloo group."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    processes = []
+    for rank in range(2):
+        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank),
+                   WORLD_SIZE='2', MASTER_ADDR='127.0.0.1',
+                   MASTER_PORT=str(port), OMP_NUM_THREADS='1')
+        processes.append(subprocess.Popen(
+            [sys.executable, __file__, str(work_dir)], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    for rank, (process, output) in enumerate(zip(processes, outputs)):
+        assert process.returncode == 0, f'rank {rank}:\n{output[-3000:]}'
+
+
+def test_two_gloo_ranks_share_statistics_and_rotation(tmp_path):
+    launch_two_ranks(tmp_path / 'ddp')
+    reference = build_runner(tmp_path / 'single', max_epochs=1,
+                             extra_hooks=[CaptureStatistics()])
+    reference.train()
+    single = torch.load(tmp_path / 'single' / 'rank0_epoch1.pt')
+    ranks = [torch.load(tmp_path / 'ddp' / f'rank{rank}_epoch1.pt')
+             for rank in range(2)]
+    assert ranks[0]['world_size'] == ranks[1]['world_size'] == 2
+    assert torch.equal(ranks[0]['rotation'], ranks[1]['rotation'])
+    assert ranks[0]['num_rotations'] == ranks[1]['num_rotations'] == 1
+    assert not torch.equal(ranks[0]['rotation'], torch.eye(CHANNELS))
+    for result in ranks:
+        assert result['summary']['count'] == single['summary']['count'] == 16
+        for key in ('mean_keys', 'cosines', 'attn_share'):
+            assert torch.allclose(result['summary'][key],
+                                  single['summary'][key], atol=1e-5), key
+    assert torch.allclose(ranks[0]['rotation'], single['rotation'],
+                          atol=1e-4)
+
+
+if __name__ == '__main__':
+    build_runner(sys.argv[1], max_epochs=1, batch_size=2,
+                 extra_hooks=[CaptureStatistics()],
+                 launcher='pytorch').train()
+    exit_distributed_cleanly()
