@@ -299,6 +299,6 @@ def anchor_target(query: Tensor, modality_means: Tensor,
               mean_norms).sum(dim=0)
     anchor_norm = float(anchor.norm())
     if anchor_norm <= NORM_EPS:
-        raise DegenerateAnchorError(
-            f'the weighted anchor directions cancel (|u| = {anchor_norm:.3g}).')
+        raise DegenerateAnchorError('the weighted anchor directions cancel '
+                                    f'(|u| = {anchor_norm:.3g}).')
     return (anchor * (query_norm / anchor_norm)).to(query.dtype)

@@ -34,6 +34,14 @@ def make_samples(batch: int = 4):
     return [ActionDataSample().set_gt_label(i % CLASSES) for i in range(batch)]
 
 
+def expected_cosines(head: RollingQFusionHead, feats) -> torch.Tensor:
+    """cos(q, kbar_i^m) (B, M) computed directly from the head's weights."""
+    with torch.no_grad():
+        mean_keys = torch.stack(
+            [head.k_proj(feats[name]).mean(1) for name in LENGTHS], dim=1)
+        return modality_cosines(head.current_query(), mean_keys)
+
+
 def full_attention_cls_row(head: RollingQFusionHead, feats):
     """Output of a full softmax(Q Kᵀ) fusion layer at the CLS position and
     the CLS row of its attention, computed from the head's weights."""
@@ -149,10 +157,7 @@ def test_loss_reports_losses_air_and_shares():
         'loss_cls', 'loss_probe_audio', 'loss_probe_visual', 'air',
         'attn_audio', 'attn_visual'
     }
-    with torch.no_grad():
-        keys = head.k_proj(torch.cat([feats['audio'], feats['visual']], 1))
-        mean_keys = torch.stack([keys[:, :3].mean(1), keys[:, 3:].mean(1)], 1)
-        cosines = modality_cosines(head.current_query(), mean_keys)
+    cosines = expected_cosines(head, feats)
     assert losses['air'].item() == pytest.approx(
         attention_imbalance_rate(cosines).item(), abs=1e-6)
     shares = losses['attn_audio'] + losses['attn_visual']
@@ -174,7 +179,7 @@ def test_training_forwards_update_statistics_and_eval_does_not():
             torch.stack([head.k_proj(f[name]).mean(1) for name in LENGTHS], 1)
             for f in batches
         ])
-        cosines = modality_cosines(head.current_query(), mean_keys)
+    cosines = torch.cat([expected_cosines(head, f) for f in batches])
     assert torch.allclose(summary['mean_keys'], mean_keys.double().mean(0),
                           atol=1e-6)
     assert torch.allclose(summary['cosines'], cosines.double().mean(0),
@@ -192,6 +197,8 @@ def test_predict_fills_scores_labels_and_shares():
         assert sample.pred_label.item() == sample.pred_score['fused'].argmax()
         assert sample.attn_share.shape == (2, )
         assert 0.0 < sample.attn_share.sum().item() < 1.0
+    assert torch.allclose(torch.stack([s.modality_cos for s in samples]),
+                          expected_cosines(head, make_feats()), atol=1e-6)
 
 
 def test_different_widths_are_projected_to_fusion_dim():

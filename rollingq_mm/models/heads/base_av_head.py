@@ -1,4 +1,4 @@
-"""Base class of the audio-visual fusion heads (tokens in, fused logits out)."""
+"""Base class of the audio-visual fusion heads: tokens in, fused logits out."""
 from abc import ABCMeta, abstractmethod
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -11,6 +11,8 @@ from torch import Tensor
 
 #: Extras key holding the per-sample attention share per modality (B, M).
 ATTN_SHARE_KEY = 'attn_share'
+#: Extras key holding the per-sample cosine cos(q, kbar_i^m) (B, M).
+COSINE_KEY = 'modality_cos'
 
 
 class BaseAVHead(BaseModule, metaclass=ABCMeta):
@@ -154,8 +156,8 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
         return tokens.mean(dim=1)
 
     @abstractmethod
-    def forward_fusion(
-            self, feats: Dict[str, Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:
+    def forward_fusion(self, feats: Dict[str, Tensor]
+                       ) -> Tuple[Tensor, Dict[str, Tensor]]:
         """Fuse the modalities.
 
         Args:
@@ -163,8 +165,9 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
 
         Returns:
             tuple: Fused logits (B, K) and a dict of extras: 0-dim tensors
-            are reported by :meth:`loss`; ``'attn_share'`` (B, M), when
-            present, is the per-sample attention share per modality.
+            are reported by :meth:`loss`; ``'attn_share'`` (B, M) and
+            ``'modality_cos'`` (B, M), when present, are the per-sample
+            attention share and query-key cosine per modality.
         """
 
     def forward(self, feats: Dict[str, Tensor]
@@ -245,7 +248,8 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
             list[ActionDataSample]: The samples, each with ``pred_score`` =
             ``{'fused': (K,), <modality>: (K,), ...}`` (softmax),
             ``pred_label`` (fused argmax) and, when the head has attention,
-            ``attn_share`` (M,) in the order of ``modalities``.
+            ``attn_share`` (M,) and ``modality_cos`` (M,) in the order of
+            ``modalities``.
         """
         logits, extras = self(feats)
         batch = logits['fused'].shape[0]
@@ -255,11 +259,12 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
         scores = {key: value.detach().softmax(dim=-1)
                   for key, value in logits.items()}
         labels = scores['fused'].argmax(dim=-1)
-        shares = extras.get(ATTN_SHARE_KEY)
+        per_sample = {key: extras[key].detach().float()
+                      for key in (ATTN_SHARE_KEY, COSINE_KEY) if key in extras}
         for index, sample in enumerate(data_samples):
             sample.set_field({key: value[index]
                               for key, value in scores.items()}, 'pred_score')
             sample.set_pred_label(labels[index])
-            if shares is not None:
-                sample.set_field(shares[index].detach().float(), 'attn_share')
+            for key, value in per_sample.items():
+                sample.set_field(value[index], key)
         return data_samples

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from ..air_statistics import AIRStatistics
 from ..rollingq import attention_imbalance_rate, modality_cosines
-from .base_av_head import ATTN_SHARE_KEY, BaseAVHead
+from .base_av_head import ATTN_SHARE_KEY, COSINE_KEY, BaseAVHead
 
 #: Largest |RᵀR - I| accepted by :meth:`RollingQFusionHead.apply_rotation`.
 ORTHOGONALITY_TOLERANCE = 1e-4
@@ -178,16 +178,16 @@ class RollingQFusionHead(BaseAVHead):
             query.view(self.num_heads, self.head_dim))
         return (logits * self.head_dim**-0.5).softmax(dim=-1)
 
-    def forward_fusion(
-            self, feats: Dict[str, Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:
+    def forward_fusion(self, feats: Dict[str, Tensor]
+                       ) -> Tuple[Tensor, Dict[str, Tensor]]:
         """Fused logits and attention extras.
 
         Args:
             feats (dict): One tensor (B, L_m, C_m) per modality.
 
         Returns:
-            tuple: Logits (B, K) and extras ``air`` (batch AIR, 0-dim) and
-            ``attn_share`` (B, M).
+            tuple: Logits (B, K) and extras ``air`` (batch AIR, 0-dim),
+            ``attn_share`` (B, M) and ``modality_cos`` (B, M).
         """
         tokens = [
             self.projections[name](feats[name])
@@ -222,4 +222,8 @@ class RollingQFusionHead(BaseAVHead):
             if self.training:
                 self.air_statistics.update(mean_keys, cosines, share)
             air = attention_imbalance_rate(cosines)
-        return logits, {'air': air, ATTN_SHARE_KEY: share}
+        return logits, {
+            'air': air,
+            ATTN_SHARE_KEY: share,
+            COSINE_KEY: cosines
+        }
