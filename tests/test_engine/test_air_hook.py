@@ -61,7 +61,7 @@ class ToyAVModel(BaseModel):
         super().__init__()
         self.audio_encoder = nn.Linear(IN_DIM, CHANNELS)
         self.visual_encoder = nn.Linear(IN_DIM, CHANNELS)
-        self.cls_head = RollingQFusionHead(
+        self.fusion_head = RollingQFusionHead(
             num_classes=CLASSES, in_channels=CHANNELS, attn_drop=0.0,
             proj_drop=0.0)
 
@@ -73,10 +73,10 @@ class ToyAVModel(BaseModel):
     def forward(self, inputs, data_samples=None, mode='tensor'):
         feats = self.extract_feat(inputs)
         if mode == 'loss':
-            return self.cls_head.loss(feats, data_samples)
+            return self.fusion_head.loss(feats, data_samples)
         if mode == 'predict':
-            return self.cls_head.predict(feats, data_samples)
-        return self.cls_head(feats)
+            return self.fusion_head.predict(feats, data_samples)
+        return self.fusion_head(feats)
 
 
 class CaptureStatistics(Hook):
@@ -134,7 +134,7 @@ def logged(runner, key: str) -> list:
 def dataset_air(model: ToyAVModel, rotation: torch.Tensor) -> float:
     """AIR over the whole dataset with the head's rotation set to
     ``rotation`` (eval mode, current weights)."""
-    head = model.cls_head
+    head = model.fusion_head
     saved = head.rotation.clone()
     dataset = ToyAVDataset()
     head.eval()
@@ -156,7 +156,7 @@ def test_rotations_follow_the_rule_and_the_logs_show_them(tmp_path):
     assert [angle > 0 for angle in angles] == [
         False, True, False, True, False, False]
     assert logged(runner, 'num_rotations') == [0, 1, 1, 2, 2, 2]
-    assert runner.model.cls_head.num_rotations.item() == 2
+    assert runner.model.fusion_head.num_rotations.item() == 2
     for air, alpha in zip(airs, logged(runner, 'alpha_audio')):
         assert alpha == pytest.approx(0.5 * (1 + math.tanh(-0.5 * air)))
     shares = [a + v for a, v in zip(logged(runner, 'attn_audio'),
@@ -178,7 +178,7 @@ def first_epoch_air(tmp_path_factory) -> float:
     runner = build_runner(tmp_path_factory.mktemp('monitor'), max_epochs=2,
                           enable_rotation=False)
     runner.train()
-    head = runner.model.cls_head
+    head = runner.model.fusion_head
     assert torch.equal(head.rotation, torch.eye(CHANNELS))
     assert head.num_rotations.item() == 0
     assert logged(runner, 'rotation_angle') == [0.0, 0.0]
@@ -196,8 +196,8 @@ def test_threshold_blocks_a_rotation_just_above_the_air(
                           air_threshold=abs(first_epoch_air) + 1e-4)
     runner.train()
     assert logged(runner, 'air') == [first_epoch_air]
-    assert runner.model.cls_head.num_rotations.item() == 0
-    assert torch.equal(runner.model.cls_head.rotation, torch.eye(CHANNELS))
+    assert runner.model.fusion_head.num_rotations.item() == 0
+    assert torch.equal(runner.model.fusion_head.rotation, torch.eye(CHANNELS))
 
 
 def test_rotation_just_below_the_threshold_moves_air_towards_zero(
@@ -205,7 +205,7 @@ def test_rotation_just_below_the_threshold_moves_air_towards_zero(
     runner = build_runner(tmp_path, max_epochs=1,
                           air_threshold=abs(first_epoch_air) - 1e-4)
     runner.train()
-    head = runner.model.cls_head
+    head = runner.model.fusion_head
     assert head.num_rotations.item() == 1
     before = dataset_air(runner.model, torch.eye(CHANNELS))
     after = dataset_air(runner.model, head.rotation)
@@ -216,19 +216,19 @@ def test_rotation_just_below_the_threshold_moves_air_towards_zero(
 def test_rotation_survives_checkpoint_and_resume(tmp_path):
     first = build_runner(tmp_path, max_epochs=2, checkpoint=True)
     first.train()
-    rotation = first.model.cls_head.rotation.clone()
+    rotation = first.model.fusion_head.rotation.clone()
     assert not torch.equal(rotation, torch.eye(CHANNELS))
     # AIRHook runs before CheckpointHook: epoch 1's checkpoint has the
     # rotation made at the end of epoch 1.
     state = torch.load(tmp_path / 'epoch_1.pth', weights_only=False)
-    assert torch.equal(state['state_dict']['cls_head.rotation'], rotation)
-    assert state['state_dict']['cls_head.num_rotations'].item() == 1
+    assert torch.equal(state['state_dict']['fusion_head.rotation'], rotation)
+    assert state['state_dict']['fusion_head.num_rotations'].item() == 1
 
     resumed = build_runner(tmp_path, max_epochs=3, seed=1,
                            resume_from=str(tmp_path / 'epoch_2.pth'))
-    assert torch.equal(resumed.model.cls_head.rotation, torch.eye(CHANNELS))
+    assert torch.equal(resumed.model.fusion_head.rotation, torch.eye(CHANNELS))
     resumed.train()
-    head = resumed.model.cls_head
+    head = resumed.model.fusion_head
     assert torch.equal(head.rotation, rotation)
     assert head.num_rotations.item() == 1
     # The message hub history is resumed too; epoch 3 adds no rotation.
@@ -247,7 +247,7 @@ def test_bad_hook_arguments_name_the_key():
 
 
 def test_model_without_the_head_is_refused():
-    with pytest.raises(ValueError, match='model.cls_head'):
+    with pytest.raises(ValueError, match='model.fusion_head'):
         AIRHook.find_head(nn.Sequential(nn.Linear(2, 2)))
 
 

@@ -126,7 +126,7 @@ class AIRHook(Hook):
         if len(heads) != 1:
             raise ValueError(
                 f'AIRHook needs exactly one RollingQFusionHead in the model '
-                f"(config key model.cls_head, type='RollingQFusionHead'); "
+                f"(config key model.fusion_head, type='RollingQFusionHead'); "
                 f'{type(model).__name__} has {len(heads)}.')
         return heads[0]
 
