@@ -1,5 +1,5 @@
 """Attention fusion head with a rotatable query (RollingQ)."""
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -161,7 +161,7 @@ class RollingQFusionHead(BaseAVHead):
         self.rotation.copy_(composed.to(self.rotation.dtype))
         self.num_rotations += 1
 
-    def _cls_attention(self, query: Tensor, keys: Tensor) -> Tensor:
+    def cls_attention(self, query: Tensor, keys: Tensor) -> Tensor:
         """Attention probabilities of the fusion token, per head.
 
         Args:
@@ -203,27 +203,44 @@ class RollingQFusionHead(BaseAVHead):
         keys = self.k_proj(sequence)
         values = self.v_proj(sequence)
         query = self.current_query()
-        attention = self._cls_attention(query, keys)
+        attention = self.cls_attention(query, keys)
         fused = torch.einsum(
             'bhl,blhd->bhd', self.attn_drop(attention),
             values.view(batch, sequence.shape[1], self.num_heads,
                         self.head_dim)).reshape(batch, self.fusion_dim)
         logits = self.fc_cls(self.proj_drop(self.out_proj(fused)))
-        with torch.no_grad():
-            modality_keys = keys.detach()[:, 1:].split(lengths, dim=1)
-            mean_keys = torch.stack(
-                [chunk.mean(dim=1) for chunk in modality_keys], dim=1)
-            cosines = modality_cosines(query.detach(), mean_keys)
-            token_attention = attention.detach().mean(dim=1)[:, 1:]
-            share = torch.stack([
-                chunk.sum(dim=-1)
-                for chunk in token_attention.split(lengths, dim=1)
-            ], dim=1)
-            if self.training:
-                self.air_statistics.update(mean_keys, cosines, share)
-            air = attention_imbalance_rate(cosines)
-        return logits, {
-            'air': air,
+        return logits, self.attention_statistics(query, keys, attention,
+                                                 lengths)
+
+    @torch.no_grad()
+    def attention_statistics(self, query: Tensor, keys: Tensor,
+                             attention: Tensor,
+                             lengths: List[int]) -> Dict[str, Tensor]:
+        """Monitoring values of one forward; in training mode also adds them
+        to :attr:`air_statistics`.
+
+        Args:
+            query (Tensor): q, shape (C,).
+            keys (Tensor): K over [CLS; tokens], shape (B, L, C).
+            attention (Tensor): The fusion token's attention, (B, H, L).
+            lengths (list[int]): L_m of each modality, in order.
+
+        Returns:
+            dict: ``air`` (batch AIR, 0-dim), ``attn_share`` (B, M) and
+            ``modality_cos`` (B, M).
+        """
+        modality_keys = keys.detach()[:, 1:].split(lengths, dim=1)
+        mean_keys = torch.stack(
+            [chunk.mean(dim=1) for chunk in modality_keys], dim=1)
+        cosines = modality_cosines(query.detach(), mean_keys)
+        token_attention = attention.detach().mean(dim=1)[:, 1:]
+        share = torch.stack([
+            chunk.sum(dim=-1) for chunk in token_attention.split(lengths, dim=1)
+        ], dim=1)
+        if self.training:
+            self.air_statistics.update(mean_keys, cosines, share)
+        return {
+            'air': attention_imbalance_rate(cosines),
             ATTN_SHARE_KEY: share,
             COSINE_KEY: cosines
         }
