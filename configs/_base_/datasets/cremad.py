@@ -1,0 +1,85 @@
+# CREMA-D, 6 emotions (NEU, HAP, SAD, FEA, DIS, ANG), with the paper's recipe.
+# Layout and annotation files: docs/data_preparation.md (tools/data/cremad/).
+# CREMA-D's split has no validation part: annotations/val.txt is a fixed
+# carve-out of the 6,698 training clips made by the preparation tools
+# (seeded, stratified per class), annotations/train.txt the rest, and
+# annotations/test.txt the 744 test clips, only read by tools/test.py.
+dataset_type = 'AudioVisualDataset'
+data_root = 'data/cremad'
+ann_file_train = f'{data_root}/annotations/train.txt'
+ann_file_val = f'{data_root}/annotations/val.txt'
+ann_file_test = f'{data_root}/annotations/test.txt'
+classes = 'cremad_6'
+
+# Audio: 22,050 Hz, tiled and cut to 3 s, STFT n_fft 512, hop 353,
+# log(|S| + 1e-7): audios (1, 188, 257) = (time, frequency).
+audio_pipeline = [
+    dict(type='LoadAudio', sample_rate=22050),
+    dict(type='FixAudioLength', seconds=3.0, mode='tile',
+         crop_position='start'),
+    dict(type='LogSTFT', n_fft=512, hop_length=353, eps=1e-7)
+]
+
+# Visual: frames at 1 fps, 3 per clip, ImageNet mean/std (data
+# preprocessor).
+train_pipeline = [
+    dict(type='SampleSegmentFrames', num_segments=3, fps=1.0,
+         test_mode=False),
+    *audio_pipeline,
+    dict(type='RandomResizedCrop'),
+    dict(type='Resize', scale=(224, 224), keep_ratio=False),
+    dict(type='Flip', flip_ratio=0.5),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='FormatAudioShape', input_format='NCTF'),
+    dict(type='PackActionInputs', collect_keys=('imgs', 'audios'))
+]
+test_pipeline = [
+    dict(type='SampleSegmentFrames', num_segments=3, fps=1.0,
+         test_mode=True),
+    *audio_pipeline,
+    dict(type='Resize', scale=(224, 224), keep_ratio=False),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='FormatAudioShape', input_format='NCTF'),
+    dict(type='PackActionInputs', collect_keys=('imgs', 'audios'))
+]
+
+# batch_size is per GPU: 64 on one GPU is the paper's batch of 64.
+train_dataloader = dict(
+    batch_size=64,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        ann_file=ann_file_train,
+        data_prefix=dict(video=data_root, audio=data_root),
+        metainfo=dict(classes=classes),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=16,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        ann_file=ann_file_val,
+        data_prefix=dict(video=data_root, audio=data_root),
+        metainfo=dict(classes=classes),
+        pipeline=test_pipeline,
+        test_mode=True))
+test_dataloader = dict(
+    batch_size=16,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        ann_file=ann_file_test,
+        data_prefix=dict(video=data_root, audio=data_root),
+        metainfo=dict(classes=classes),
+        pipeline=test_pipeline,
+        test_mode=True))
+
+# acc/fused_top1, acc/audio_top1, acc/visual_top1, ...
+val_evaluator = dict(type='AccMetric')
+test_evaluator = val_evaluator

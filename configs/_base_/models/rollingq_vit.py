@@ -1,0 +1,69 @@
+# The paper's "vanilla multimodal transformer" with RollingQ: per-modality
+# 4-layer ViT-B/16 towers (768 wide, 12 heads, MLP x4) whose tokens (after
+# the final LayerNorm, CLS included) are fused by one attention query.
+# Defaults fit Kinetics-Sounds (1024 x 128 fbank, 3 frames of 224 x 224, 31
+# classes); the CREMA-D configs override the audio size, num_classes and the
+# checkpoint.
+#
+# Both towers start from ImageNet-21k ViT-B/16 weights (first 4 layers), made
+# once per audio size by
+#   python tools/model_converters/vit_to_rollingq.py VIT_B16_IN21K.pth \
+#       work_dirs/pretrained/vit-b16-in21k_4l_ks.pth --audio-size 1024 128
+# (--audio-size 188 257 and ..._cremad.pth for CREMA-D). Set both init_cfg to
+# None to train from scratch.
+vit_checkpoint = 'work_dirs/pretrained/vit-b16-in21k_4l_ks.pth'
+vit_b16_4l = dict(
+    embed_dims=768, num_layers=4, num_heads=12, feedforward_channels=3072)
+
+model = dict(
+    type='AudioVisualRecognizer',
+    modalities=dict(
+        audio=dict(
+            input_key='audios',
+            backbone=dict(
+                type='mmpretrain.VisionTransformer',
+                arch=vit_b16_4l,
+                img_size=(1024, 128),
+                patch_size=16,
+                in_channels=1,
+                drop_rate=0.0,
+                out_type='raw',
+                init_cfg=dict(
+                    type='Pretrained',
+                    checkpoint=vit_checkpoint,
+                    prefix='audio.')),
+            tokenizer=dict(
+                type='TokenNeck', in_channels=768, modality_embed=False)),
+        visual=dict(
+            input_key='imgs',
+            backbone=dict(
+                type='VideoVisionTransformer',
+                arch=vit_b16_4l,
+                img_size=224,
+                patch_size=16,
+                num_frames=3,
+                drop_rate=0.0,
+                out_type='raw',
+                init_cfg=dict(
+                    type='Pretrained',
+                    checkpoint=vit_checkpoint,
+                    prefix='visual.')),
+            tokenizer=dict(
+                type='TokenNeck', in_channels=768, modality_embed=False))),
+    fusion_head=dict(
+        type='RollingQFusionHead',
+        num_classes=31,
+        num_heads=1,
+        attn_drop=0.2,
+        proj_drop=0.2,
+        probe_pool='mean',
+        loss_cls=dict(type='CrossEntropyLoss')),
+    data_preprocessor=dict(
+        type='MultiModalDataPreprocessor',
+        preprocessors=dict(
+            imgs=dict(
+                type='ActionDataPreprocessor',
+                mean=[123.675, 116.28, 103.53],
+                std=[58.395, 57.12, 57.375],
+                format_shape='NCTHW'),
+            audios=dict(type='ActionDataPreprocessor', format_shape='NCHW'))))

@@ -1,0 +1,32 @@
+# The paper's schedule: SGD lr 1e-3, momentum 0.9, weight decay 1e-4, batch 64
+# in total, 30 epochs, cosine decay after 2.5 linear warm-up epochs (both
+# updated every iteration).
+train_cfg = dict(
+    type='EpochBasedTrainLoop', max_epochs=30, val_begin=1, val_interval=1)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=1e-4))
+
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-3,
+        by_epoch=True,
+        begin=0,
+        end=2.5,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=0.0,
+        by_epoch=True,
+        begin=2.5,
+        end=30,
+        convert_to_iter_based=True)
+]
+
+# lr 1e-3 is for 64 samples per step in total (GPUs x batch_size). Keep the
+# total at 64, or set enable=True to scale the lr linearly to another total.
+auto_scale_lr = dict(enable=False, base_batch_size=64)

@@ -1,0 +1,49 @@
+# RollingQ on Kinetics-Sounds with mmaction2 CNN encoders: a ResNet3d
+# SlowOnly-50 (ImageNet-inflated) over the 3 frames and a ResNetAudio-50
+# over the 1024 x 128 fbank; their feature maps become 768-wide tokens.
+# 8 GPUs x 8 clips = the paper's batch of 64.
+_base_ = ['../rollingq_ks.py']
+
+model = dict(
+    modalities=dict(
+        audio=dict(
+            # (B, 1, 1024, 128) -> (B, 1024, 128, 16): 2048 positions,
+            # average-pooled to 256 tokens.
+            backbone=dict(
+                _delete_=True,
+                type='ResNetAudio',
+                depth=50,
+                pretrained=None,
+                in_channels=1,
+                norm_eval=False),
+            tokenizer=dict(
+                _delete_=True,
+                type='TokenNeck',
+                in_channels=1024,
+                out_channels=768,
+                max_tokens=256,
+                add_pos_embed=True,
+                norm=True)),
+        visual=dict(
+            # (B, 3, 3, 224, 224) -> (B, 2048, 3, 7, 7): 147 tokens.
+            backbone=dict(
+                _delete_=True,
+                type='ResNet3dSlowOnly',
+                depth=50,
+                pretrained='torchvision://resnet50',
+                lateral=False,
+                conv1_kernel=(1, 7, 7),
+                conv1_stride_t=1,
+                pool1_stride_t=1,
+                inflate=(0, 0, 1, 1),
+                norm_eval=False),
+            tokenizer=dict(
+                _delete_=True,
+                type='TokenNeck',
+                in_channels=2048,
+                out_channels=768,
+                add_pos_embed=True,
+                num_positions=147,
+                norm=True))))
+
+train_dataloader = dict(batch_size=8)

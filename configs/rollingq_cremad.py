@@ -1,0 +1,29 @@
+# RollingQ on CREMA-D (6 emotions): the paper's vanilla multimodal
+# transformer, query rotated once. 1 GPU x 64 clips, 30 epochs.
+_base_ = [
+    '_base_/models/rollingq_vit.py', '_base_/datasets/cremad.py',
+    '_base_/schedules/sgd_30e_cosine.py', '_base_/default_runtime.py'
+]
+
+# 257 x 188 log-STFT audio, i.e. audios (T=188, F=257); tower weights
+# converted with --audio-size 188 257 (see _base_/models/rollingq_vit.py).
+vit_checkpoint = 'work_dirs/pretrained/vit-b16-in21k_4l_cremad.pth'
+model = dict(
+    modalities=dict(
+        audio=dict(
+            backbone=dict(
+                img_size=(188, 257), init_cfg=dict(checkpoint=vit_checkpoint))),
+        visual=dict(backbone=dict(init_cfg=dict(checkpoint=vit_checkpoint)))),
+    fusion_head=dict(num_classes=6))
+
+custom_hooks = [
+    dict(
+        type='AIRHook',
+        air_threshold=0.0,
+        rho=0.0,
+        max_rotations=1,
+        begin_epoch=1,
+        interval=1,
+        enable_rotation=True,
+        rotation_method='plane')
+]

@@ -1,0 +1,20 @@
+# RollingQ on Kinetics-Sounds (31 classes): the paper's vanilla multimodal
+# transformer, query rotated up to 3 times. 1 GPU x 64 clips, 30 epochs.
+# The towers load work_dirs/pretrained/vit-b16-in21k_4l_ks.pth: see
+# _base_/models/rollingq_vit.py for the conversion command.
+_base_ = [
+    '_base_/models/rollingq_vit.py', '_base_/datasets/kinetics_sounds.py',
+    '_base_/schedules/sgd_30e_cosine.py', '_base_/default_runtime.py'
+]
+
+custom_hooks = [
+    dict(
+        type='AIRHook',
+        air_threshold=0.0,
+        rho=0.0,
+        max_rotations=3,
+        begin_epoch=1,
+        interval=1,
+        enable_rotation=True,
+        rotation_method='plane')
+]
