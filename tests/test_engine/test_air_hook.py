@@ -98,7 +98,7 @@ class CaptureStatistics(Hook):
 def build_runner(work_dir, max_epochs: int, seed: int = 0,
                  batch_size: int = 4, checkpoint: bool = False,
                  extra_hooks=(), launcher: str = 'none',
-                 resume_from=None, **hook_args):
+                 resume_from=None, train_cfg=None, **hook_args):
     """A Runner training ToyAVModel with AIRHook(**hook_args)."""
     torch.manual_seed(seed)
     return Runner(
@@ -112,7 +112,7 @@ def build_runner(work_dir, max_epochs: int, seed: int = 0,
             num_workers=0),
         optim_wrapper=dict(
             optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
-        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        train_cfg=train_cfg or dict(by_epoch=True, max_epochs=max_epochs),
         default_hooks=dict(
             logger=dict(type='LoggerHook', interval=1),
             checkpoint=dict(type='CheckpointHook', interval=1)
@@ -244,6 +244,13 @@ def test_bad_hook_arguments_name_the_key():
                         (dict(rotation_method='qr'), 'rotation_method')):
         with pytest.raises(ValueError, match=key):
             AIRHook(**kwargs)
+
+
+def test_iteration_based_training_is_refused(tmp_path):
+    runner = build_runner(tmp_path, max_epochs=1,
+                          train_cfg=dict(by_epoch=False, max_iters=2))
+    with pytest.raises(ValueError, match='by_epoch=True'):
+        runner.train()
 
 
 def test_model_without_the_head_is_refused():

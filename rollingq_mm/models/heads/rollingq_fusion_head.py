@@ -31,8 +31,8 @@ class RollingQFusionHead(BaseAVHead):
         a = softmax(K q / sqrt(d))                   (B, L), L = 1 + Σ L_m
         logits = FC(dropout(W_O (dropout(a) V)))
 
-    Only the fusion token's row of attention is computed (O(L C) per sample,
-    not O(L² C)). R is the persistent buffer ``rotation`` (identity until
+    Only the fusion token's row of attention is computed: the attention
+    costs O(L C) per sample instead of O(L² C), and no (L, L) matrix exists. R is the persistent buffer ``rotation`` (identity until
     :class:`~rollingq_mm.engine.AIRHook` calls :meth:`apply_rotation`), and
     ``num_rotations`` counts the rotations; both are saved in checkpoints.
 
