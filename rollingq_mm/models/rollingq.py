@@ -2,8 +2,8 @@
 
 Everything the method needs besides the network itself, as pure functions on
 tensors (no runner, no registry). Inputs may have any floating dtype and
-device; the computation runs in float64 and results come back in the dtype of
-the first tensor argument.
+device; the computation runs in float64 and each result comes back in the
+dtype of the input it derives from (named in each docstring).
 
 Reference: H. Ni, Y. Wei, H. Liu, G. Chen, C. Peng, H. Lin, D. Hu, "RollingQ:
 Reviving the Cooperation Dynamics in Multimodal Transformer", ICML 2025,
