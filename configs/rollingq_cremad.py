@@ -12,7 +12,8 @@ model = dict(
     modalities=dict(
         audio=dict(
             backbone=dict(
-                img_size=(188, 257), init_cfg=dict(checkpoint=vit_checkpoint))),
+                img_size=(188, 257),
+                init_cfg=dict(checkpoint=vit_checkpoint))),
         visual=dict(backbone=dict(init_cfg=dict(checkpoint=vit_checkpoint)))),
     fusion_head=dict(num_classes=6))
 

@@ -1,4 +1,4 @@
-"""ConcatFusionHead and UnimodalHead: fusion, losses, predictions, gradients."""
+"""ConcatFusionHead and UnimodalHead: fusion, losses, outputs, gradients."""
 import pytest
 import torch
 from mmengine.registry import init_default_scope

@@ -76,7 +76,8 @@ def test_projection_embeddings_and_norm():
                      add_pos_embed=True, norm=True)
     neck.init_weights()
     assert neck.pos_embed.shape == (1, 4, 6)
-    assert neck.pos_embed.abs().sum() > 0 and neck.modality_embed.abs().sum() > 0
+    assert neck.pos_embed.abs().sum() > 0
+    assert neck.modality_embed.abs().sum() > 0
     out = neck(torch.randn(3, 8, 4, 4))
     assert out.shape == (3, 4, 6)
     assert torch.allclose(out.mean(-1), torch.zeros(3, 4), atol=1e-5)

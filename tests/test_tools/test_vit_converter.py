@@ -43,8 +43,8 @@ def image_vit():
     init_default_scope('mmaction')
     torch.manual_seed(0)
     vit = MODELS.build(
-        dict(type='mmpretrain.VisionTransformer', arch=dict(ARCH, num_layers=5),
-             img_size=224, patch_size=16))
+        dict(type='mmpretrain.VisionTransformer',
+             arch=dict(ARCH, num_layers=5), img_size=224, patch_size=16))
     vit.init_weights()
     with torch.no_grad():
         for param in vit.parameters():

@@ -1,4 +1,4 @@
-"""Convert an ImageNet ViT-B/16 checkpoint into RollingQ's audio and video towers.
+"""Convert an ImageNet ViT-B/16 checkpoint into RollingQ's two towers.
 
 Reads a ViT checkpoint in mmpretrain or timm key names (``.pth``; loaded
 weights-only), keeps its first ``--num-layers`` transformer layers, and writes
@@ -33,7 +33,8 @@ from rollingq_mm.models.utils.vit_convert import convert_vit_to_towers
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='ViT checkpoint (mmpretrain or timm names)')
+    parser.add_argument('src',
+                        help='ViT checkpoint (mmpretrain or timm names)')
     parser.add_argument('dst', help='output file for both towers')
     parser.add_argument('--num-layers', type=int, default=4,
                         help='transformer layers kept (default: 4)')

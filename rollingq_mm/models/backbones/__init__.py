@@ -1,4 +1,4 @@
-"""Backbones of rollingq_mm (the paper's towers where mmpretrain needs help)."""
+"""Backbones of rollingq_mm: the paper's video tower."""
 from .video_vision_transformer import VideoVisionTransformer
 
 __all__ = ['VideoVisionTransformer']

@@ -71,8 +71,9 @@ class VideoVisionTransformer(VisionTransformer):
             if table.dim() != 3 or side * side != num_patches:
                 raise ValueError(
                     f'Checkpoint key {name} has shape {tuple(table.shape)}, '
-                    f'which is neither this model\'s {tuple(self.pos_embed.shape)}'
-                    ' nor a square image table; convert the checkpoint with '
+                    'which is neither this model\'s '
+                    f'{tuple(self.pos_embed.shape)} nor a square image '
+                    'table; convert the checkpoint with '
                     'tools/model_converters/vit_to_rollingq.py.')
             print_log(
                 f'{name}: image table {tuple(table.shape)} resized to the '

@@ -62,7 +62,8 @@ class ConcatFusionHead(BaseAVHead):
         self.fc_cls = nn.Linear(sum(self.in_channels.values()), num_classes)
 
     def forward_fusion(
-            self, feats: Dict[str, Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:
+        self, feats: Dict[str, Tensor]
+    ) -> Tuple[Tensor, Dict[str, Tensor]]:
         """Fused logits of the concatenated pooled features.
 
         Args:

@@ -76,7 +76,8 @@ class UnimodalHead(BaseAVHead):
         self.fc_cls = nn.Linear(self.in_channels[modality], num_classes)
 
     def forward_fusion(
-            self, feats: Dict[str, Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:
+        self, feats: Dict[str, Tensor]
+    ) -> Tuple[Tensor, Dict[str, Tensor]]:
         """Logits of the chosen modality.
 
         Args:

@@ -114,11 +114,19 @@ class AudioVisualRecognizer(BaseModel):
             raise ValueError(
                 f'model.fusion_head.modalities={head_modalities} differs from '
                 f'the order of model.modalities {self.modality_names}.')
-        head_cfg.setdefault(
-            'in_channels', {
-                m: getattr(self.tokenizers[m], 'out_channels')
+        if 'in_channels' not in head_cfg:
+            unknown = [
+                m for m in self.modality_names
+                if not hasattr(self.tokenizers[m], 'out_channels')
+            ]
+            if unknown:
+                raise ValueError(
+                    f'The tokenizers of {unknown} have no out_channels: set '
+                    'model.fusion_head.in_channels.')
+            head_cfg['in_channels'] = {
+                m: self.tokenizers[m].out_channels
                 for m in self.modality_names
-            })
+            }
         self.fusion_head = MODELS.build(head_cfg)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
@@ -128,7 +136,8 @@ class AudioVisualRecognizer(BaseModel):
         """The batch tensor (B, N, ...) of one modality, checked."""
         key = self.input_keys[name]
         if not isinstance(inputs, dict) or key not in inputs:
-            found = sorted(inputs) if isinstance(inputs, dict) else type(inputs)
+            found = (sorted(inputs) if isinstance(inputs, dict) else
+                     type(inputs).__name__)
             raise KeyError(
                 f'AudioVisualRecognizer: modality "{name}" reads inputs'
                 f'["{key}"], but the batch has {found}; check '

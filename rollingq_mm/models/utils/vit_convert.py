@@ -1,4 +1,4 @@
-"""Convert an image ViT-B/16 checkpoint into the paper's audio and video towers.
+"""Convert an image ViT-B/16 checkpoint into the paper's two towers.
 
 The towers of the "vanilla multimodal transformer" of RollingQ (Ni et al.,
 ICML 2025, https://arxiv.org/abs/2506.11465) are the first layers of an
@@ -102,11 +102,13 @@ def to_mmpretrain_names(
                 new_name = re.sub(pattern, replacement, new_name)
         if not _MMPRETRAIN_KEY.match(new_name):
             raise KeyError(
-                f'Unsupported key "{name}" in a {layout}-layout ViT checkpoint'
-                ' (supported: a standard ViT with cls_token, pos_embed, '
-                'patch embedding, pre-norm blocks with fused qkv, final norm).')
+                f'Unsupported key "{name}" in a {layout}-layout ViT '
+                'checkpoint (supported: a standard ViT with cls_token, '
+                'pos_embed, patch embedding, pre-norm blocks with fused qkv, '
+                'final norm).')
         renamed[new_name] = value
-    for required in ('cls_token', 'pos_embed', 'patch_embed.projection.weight'):
+    for required in ('cls_token', 'pos_embed',
+                     'patch_embed.projection.weight'):
         if required not in renamed:
             raise KeyError(f'The checkpoint has no "{required}" '
                            f'({layout} layout): is it a ViT?')
@@ -175,7 +177,8 @@ def convert_vit_to_towers(checkpoint: dict,
         'meta': {...}}`` with the source layout, its depth, and the ignored
         keys.
     """
-    weights, layout, ignored = to_mmpretrain_names(unwrap_checkpoint(checkpoint))
+    weights, layout, ignored = to_mmpretrain_names(
+        unwrap_checkpoint(checkpoint))
     depth = 1 + max(
         (int(k.split('.')[1]) for k in weights if k.startswith('layers.')),
         default=-1)
@@ -205,7 +208,8 @@ def convert_vit_to_towers(checkpoint: dict,
     audio['patch_embed.projection.weight'] = _stem_weight(
         stem, audio_in_channels, channel_reduce)
     audio['pos_embed'] = resize_pos_embed(pos_embed, (side, side),
-                                          tuple(audio_patch_grid), 'bicubic', 1)
+                                          tuple(audio_patch_grid), 'bicubic',
+                                          1)
     visual = dict(shared)
     visual['patch_embed.projection.weight'] = _stem_weight(
         stem, stem.shape[1], channel_reduce)
