@@ -110,9 +110,10 @@ def test_views_are_averaged_at_test_and_each_view_is_a_training_sample():
                         singles[1][b].pred_score[key]) / 2
             assert torch.allclose(sample.pred_score[key], expected,
                                   atol=1e-6)
-        assert torch.allclose(
-            sample.attn_share,
-            (singles[0][b].attn_share + singles[1][b].attn_share) / 2)
+        for key in ('attn_share', 'modality_cos'):
+            assert torch.allclose(
+                sample.get(key),
+                (singles[0][b].get(key) + singles[1][b].get(key)) / 2)
         assert sample.pred_label.item() == sample.pred_score['fused'].argmax()
     losses = model(inputs, samples, mode='loss')
     per_view = [

@@ -227,10 +227,13 @@ class AudioVisualRecognizer(BaseModel):
             data_samples (list[ActionDataSample]): B samples.
 
         Returns:
-            list[ActionDataSample]: The samples with ``pred_score`` (dict of
-            (K,) softmax scores, ``'fused'`` and one per modality),
-            ``pred_label`` (argmax of the fused score) and ``attn_share``
-            when the head has attention.
+            list[ActionDataSample]: The samples with the head's fields:
+            ``pred_score`` (dict of (K,) softmax scores, ``'fused'`` and one
+            per modality), ``pred_label`` (argmax of the fused score) and,
+            for attention heads, ``attn_share`` / ``modality_cos`` (M,).
+            With several views, every floating-point field the head sets
+            (tensors, or dicts of tensors) is the mean over the views and
+            ``pred_label`` the argmax of the mean fused score.
         """
         feats = self.extract_feat(inputs)
         num_views = self.num_views(inputs)
@@ -241,17 +244,28 @@ class AudioVisualRecognizer(BaseModel):
             [s.clone() for s in data_samples for _ in range(num_views)])
         for i, sample in enumerate(data_samples):
             group = per_view[i * num_views:(i + 1) * num_views]
-            scores = {
-                key: torch.stack([v.pred_score[key] for v in group]).mean(0)
-                for key in group[0].pred_score
-            }
-            sample.set_field(scores, 'pred_score')
-            sample.set_pred_label(scores['fused'].argmax())
-            if 'attn_share' in group[0]:
-                sample.set_field(
-                    torch.stack([v.attn_share for v in group]).mean(0),
-                    'attn_share')
+            for key in set(group[0].keys()) - set(sample.keys()):
+                if key != 'pred_label':
+                    values = [view.get(key) for view in group]
+                    sample.set_field(self._mean_over_views(key, values), key)
+            sample.set_pred_label(sample.pred_score['fused'].argmax())
         return data_samples
+
+    @staticmethod
+    def _mean_over_views(key: str, values: list):
+        """Mean of one prediction field over the views of a sample."""
+        if isinstance(values[0], dict):
+            return {
+                name: torch.stack([v[name] for v in values]).mean(0)
+                for name in values[0]
+            }
+        if isinstance(values[0], torch.Tensor) and \
+                values[0].is_floating_point():
+            return torch.stack(values).mean(0)
+        raise TypeError(
+            f'AudioVisualRecognizer: cannot average the prediction field '
+            f'"{key}" ({type(values[0]).__name__}) over the views of a '
+            'sample; only floating-point tensors and dicts of them.')
 
     def forward(self,
                 inputs: Dict[str, torch.Tensor],
