@@ -1,14 +1,14 @@
 # CREMA-D, 6 emotions (NEU, HAP, SAD, FEA, DIS, ANG), with the paper's recipe.
-# Layout and annotation files: docs/data_preparation.md (tools/data/cremad/).
-# CREMA-D's split has no validation part: annotations/val.txt is a fixed
-# carve-out of the 6,698 training clips made by the preparation tools
-# (seeded, stratified per class), annotations/train.txt the rest, and
-# annotations/test.txt the 744 test clips, only read by tools/test.py.
+# Files written by tools/data/cremad/ (docs/data_preparation.md): frames/<id>/
+# (1 fps), audio/<id>.wav and generic annotations. The split (6,698 train /
+# 744 test) has no validation part, so val.txt must be a fixed carve-out of
+# the training list and train.txt the rest (disjoint); checkpoints are
+# selected on val.txt. test.txt is only read by tools/test.py.
 dataset_type = 'AudioVisualDataset'
 data_root = 'data/cremad'
-ann_file_train = f'{data_root}/annotations/train.txt'
-ann_file_val = f'{data_root}/annotations/val.txt'
-ann_file_test = f'{data_root}/annotations/test.txt'
+ann_file_train = f'{data_root}/train.txt'
+ann_file_val = f'{data_root}/val.txt'
+ann_file_test = f'{data_root}/test.txt'
 classes = 'cremad_6'
 
 # Audio: 22,050 Hz, tiled and cut to 3 s, STFT n_fft 512, hop 353,

@@ -1,15 +1,15 @@
 # Kinetics-Sounds, 31 classes, with the paper's recipe.
-# Layout and annotation files: docs/data_preparation.md
-# (tools/data/kinetics_sounds/). Kinetics-Sounds has no validation split:
-# annotations/val.txt is a fixed carve-out of the training list made by the
-# preparation tools (seeded, stratified per class), and annotations/train.txt
-# is the rest; checkpoints are selected on val.txt. test.txt is only read by
+# Files written by tools/data/kinetics_sounds/ (docs/data_preparation.md):
+# frames/<id>/ (1 fps), audio/<id>.wav and generic annotations. The dataset
+# has no validation split, so val.txt must be a fixed carve-out of the
+# training list and train.txt the rest (disjoint); checkpoints are selected
+# on val.txt. test.txt (the official test list) is only read by
 # tools/test.py.
 dataset_type = 'AudioVisualDataset'
 data_root = 'data/kinetics_sounds'
-ann_file_train = f'{data_root}/annotations/train.txt'
-ann_file_val = f'{data_root}/annotations/val.txt'
-ann_file_test = f'{data_root}/annotations/test.txt'
+ann_file_train = f'{data_root}/train.txt'
+ann_file_val = f'{data_root}/val.txt'
+ann_file_test = f'{data_root}/test.txt'
 classes = 'kinetics_sounds_31'
 
 # Audio: Kaldi-style log-mel fbank at the wav's own sample rate, 128 bins,
