@@ -73,6 +73,34 @@ def test_loss_trains_both_encoders_and_reports_the_head_scalars():
         assert any(g is not None and g.abs().sum() > 0 for g in grads), name
 
 
+@pytest.mark.parametrize('visual, channels, num_tokens', [
+    (dict(type='X3D', gamma_w=0.1, gamma_b=0.25, gamma_d=0.1,
+          pretrained=None), 16, 4 * 1 * 1),
+    (dict(type='VisionTransformer', img_size=32, patch_size=16,
+          embed_dims=64, depth=1, num_heads=2, num_frames=4,
+          tubelet_size=2, return_feat_map=True), 64, 2 * 2 * 2),
+    (dict(type='VisionTransformer', img_size=32, patch_size=16,
+          embed_dims=64, depth=1, num_heads=2, num_frames=4,
+          tubelet_size=2), 64, 1),
+])
+def test_mmaction2_video_backbones(visual, channels, num_tokens):
+    model = MODELS.build(dict(
+        type='AudioVisualRecognizer',
+        modalities=dict(
+            audio=dict(input_key='audios', backbone=VIT,
+                       tokenizer=dict(type='TokenNeck', in_channels=16)),
+            visual=dict(input_key='imgs', backbone=visual,
+                        tokenizer=dict(type='TokenNeck',
+                                       in_channels=channels,
+                                       out_channels=16))),
+        fusion_head=dict(type='ConcatFusionHead', num_classes=NUM_CLASSES)))
+    inputs, samples = batch(frames=4)
+    assert model.extract_feat(inputs)['visual'].shape == (2, num_tokens, 16)
+    model(inputs, samples, mode='loss')['loss_cls'].backward()
+    grads = [p.grad for p in model.encoders['visual'].parameters()]
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+
+
 def test_tensor_mode_gives_tokens_per_modality():
     model = recognizer()
     feats = model(*batch()[:1], mode='tensor')
