@@ -1,1 +1,4 @@
-"""evaluation of rollingq_mm."""
+"""Evaluation of rollingq_mm: attention and modality-contribution metrics."""
+from .metrics import AttentionShareMetric, ModalityContributionMetric
+
+__all__ = ['AttentionShareMetric', 'ModalityContributionMetric']
