@@ -1,5 +1,5 @@
 """Audio-visual recognizer: one encoder per modality, one fusion head."""
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Union
 
 import torch
 from mmengine.model import BaseModel, ModuleDict
@@ -270,8 +270,8 @@ class AudioVisualRecognizer(BaseModel):
     def forward(self,
                 inputs: Dict[str, torch.Tensor],
                 data_samples: OptSampleList = None,
-                mode: str = 'tensor') -> Union[Dict[str, torch.Tensor],
-                                               SampleList, Tuple]:
+                mode: str = 'tensor'
+                ) -> Union[Dict[str, torch.Tensor], SampleList]:
         """Run in one of mmengine's modes.
 
         Args:
