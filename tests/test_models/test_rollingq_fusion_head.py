@@ -95,6 +95,21 @@ def test_cls_row_equals_full_attention_with_a_rotated_query(num_heads):
                           atol=1e-6)
 
 
+@pytest.mark.parametrize('num_heads', [1, 2])
+def test_attend_equals_weighted_values_for_any_weights(num_heads):
+    """Exact also when dropout leaves weights that do not sum to 1."""
+    head = make_head(num_heads=num_heads)
+    feats = make_feats()
+    sequences = [head.cls_token.expand(4, -1, -1), feats['audio'],
+                 feats['visual']]
+    weights = torch.rand(4, num_heads, 8)
+    values = head.v_proj(torch.cat(sequences, dim=1)).view(
+        4, 8, num_heads, CHANNELS // num_heads)
+    expected = torch.einsum('bhl,blhd->bhd', weights, values).reshape(4, -1)
+    assert torch.allclose(head.attend(weights, sequences), expected,
+                          atol=1e-5)
+
+
 def test_current_query_is_the_rotated_cls_projection():
     head = make_head()
     rotation = plane_rotation(torch.ones(CHANNELS), torch.arange(

@@ -31,8 +31,15 @@ class RollingQFusionHead(BaseAVHead):
         a = softmax(K q / sqrt(d))                   (B, L), L = 1 + Σ L_m
         logits = FC(dropout(W_O (dropout(a) V)))
 
-    Only the fusion token's row of attention is computed: the attention
-    costs O(L C) per sample instead of O(L² C), and no (L, L) matrix exists. R is the persistent buffer ``rotation`` (identity until
+    Only the fusion token attends, and since its query is a single vector
+    the layer never forms K, V or an (L, L) matrix: with s_l the sequence,
+    K q = [s_l · (W_Kᵀ q) + b_K · q]_l and
+    a V = W_V (Σ_l a_l s_l) + b_V Σ_l a_l (per head). That costs O(L C) per
+    sample instead of the O(L C²) of the key and value projections and the
+    O(L² C) of full attention. Tokens whose width differs from C still go
+    through their (B, L_m, C_m) -> (B, L_m, C) projection.
+
+    R is the persistent buffer ``rotation`` (identity until
     :class:`~rollingq_mm.engine.AIRHook` calls :meth:`apply_rotation`), and
     ``num_rotations`` counts the rotations; both are saved in checkpoints.
 
@@ -161,22 +168,56 @@ class RollingQFusionHead(BaseAVHead):
         self.rotation.copy_(composed.to(self.rotation.dtype))
         self.num_rotations += 1
 
-    def cls_attention(self, query: Tensor, keys: Tensor) -> Tensor:
+    def cls_attention(self, query: Tensor,
+                      sequences: List[Tensor]) -> Tensor:
         """Attention probabilities of the fusion token, per head.
+
+        The logits K_h q_h / sqrt(d) are evaluated as
+        s · (W_K,hᵀ q_h) / sqrt(d) + b_K,h · q_h / sqrt(d): K is never formed.
 
         Args:
             query (Tensor): q, shape (C,).
-            keys (Tensor): K, shape (B, L, C).
+            sequences (list[Tensor]): The fusion token (B, 1, C) and each
+                modality's tokens (B, L_m, C), in order.
 
         Returns:
-            Tensor: softmax over the L keys, shape (B, H, L).
+            Tensor: softmax over the L = Σ lengths positions, (B, H, L).
         """
-        batch, length, _ = keys.shape
-        logits = torch.einsum(
-            'blhd,hd->bhl',
-            keys.view(batch, length, self.num_heads, self.head_dim),
-            query.view(self.num_heads, self.head_dim))
-        return (logits * self.head_dim**-0.5).softmax(dim=-1)
+        heads, dim = self.num_heads, self.head_dim
+        scaled_query = query.view(heads, dim) * dim**-0.5
+        key_query = torch.einsum(
+            'hdc,hd->hc', self.k_proj.weight.view(heads, dim, -1),
+            scaled_query)
+        key_bias = (self.k_proj.bias.view(heads, dim) * scaled_query).sum(-1)
+        logits = torch.cat([
+            torch.einsum('blc,hc->bhl', sequence, key_query)
+            for sequence in sequences
+        ], dim=-1)
+        return (logits + key_bias[:, None]).softmax(dim=-1)
+
+    def attend(self, attention: Tensor, sequences: List[Tensor]) -> Tensor:
+        """Attention-weighted values of the fusion token, heads concatenated.
+
+        Evaluated as W_V,h (Σ_l a_hl s_l) + b_V,h Σ_l a_hl: V is never formed
+        (the bias term keeps it exact when dropout makes Σ_l a_hl != 1).
+
+        Args:
+            attention (Tensor): Weights (B, H, L), after dropout.
+            sequences (list[Tensor]): As in :meth:`cls_attention`.
+
+        Returns:
+            Tensor: (B, C).
+        """
+        chunks = attention.split([seq.shape[1] for seq in sequences], dim=-1)
+        mixed = sum(
+            torch.einsum('bhl,blc->bhc', chunk, sequence)
+            for chunk, sequence in zip(chunks, sequences))
+        heads, dim = self.num_heads, self.head_dim
+        values = torch.einsum('hdc,bhc->bhd',
+                              self.v_proj.weight.view(heads, dim, -1), mixed)
+        values = values + self.v_proj.bias.view(heads, dim) * attention.sum(
+            dim=-1, keepdim=True)
+        return values.reshape(attention.shape[0], self.fusion_dim)
 
     def forward_fusion(self, feats: Dict[str, Tensor]
                        ) -> Tuple[Tensor, Dict[str, Tensor]]:
@@ -194,48 +235,42 @@ class RollingQFusionHead(BaseAVHead):
             if name in self.projections else feats[name]
             for name in self.modalities
         ]
-        lengths = [sequence.shape[1] for sequence in tokens]
         batch = tokens[0].shape[0]
-        sequence = torch.cat(
-            [self.cls_token.expand(batch, -1, -1).to(tokens[0].dtype)] +
-            tokens,
-            dim=1)
-        keys = self.k_proj(sequence)
-        values = self.v_proj(sequence)
+        sequences = [
+            self.cls_token.expand(batch, -1, -1).to(tokens[0].dtype)
+        ] + tokens
         query = self.current_query()
-        attention = self.cls_attention(query, keys)
-        fused = torch.einsum(
-            'bhl,blhd->bhd', self.attn_drop(attention),
-            values.view(batch, sequence.shape[1], self.num_heads,
-                        self.head_dim)).reshape(batch, self.fusion_dim)
+        attention = self.cls_attention(query, sequences)
+        fused = self.attend(self.attn_drop(attention), sequences)
         logits = self.fc_cls(self.proj_drop(self.out_proj(fused)))
-        return logits, self.attention_statistics(query, keys, attention,
-                                                 lengths)
+        return logits, self.attention_statistics(query, tokens, attention)
 
     @torch.no_grad()
-    def attention_statistics(self, query: Tensor, keys: Tensor,
-                             attention: Tensor,
-                             lengths: List[int]) -> Dict[str, Tensor]:
+    def attention_statistics(self, query: Tensor, tokens: List[Tensor],
+                             attention: Tensor) -> Dict[str, Tensor]:
         """Monitoring values of one forward; in training mode also adds them
         to :attr:`air_statistics`.
 
+        The mean key of a modality is W_K (mean of its tokens) + b_K.
+
         Args:
             query (Tensor): q, shape (C,).
-            keys (Tensor): K over [CLS; tokens], shape (B, L, C).
-            attention (Tensor): The fusion token's attention, (B, H, L).
-            lengths (list[int]): L_m of each modality, in order.
+            tokens (list[Tensor]): Each modality's tokens (B, L_m, C).
+            attention (Tensor): The fusion token's attention over
+                [CLS; tokens], (B, H, L), before dropout.
 
         Returns:
             dict: ``air`` (batch AIR, 0-dim), ``attn_share`` (B, M) and
             ``modality_cos`` (B, M).
         """
-        modality_keys = keys.detach()[:, 1:].split(lengths, dim=1)
-        mean_keys = torch.stack(
-            [chunk.mean(dim=1) for chunk in modality_keys], dim=1)
+        mean_keys = self.k_proj(
+            torch.stack([sequence.mean(dim=1) for sequence in tokens], dim=1))
         cosines = modality_cosines(query.detach(), mean_keys)
+        lengths = [sequence.shape[1] for sequence in tokens]
         token_attention = attention.detach().mean(dim=1)[:, 1:]
         share = torch.stack([
-            chunk.sum(dim=-1) for chunk in token_attention.split(lengths, dim=1)
+            chunk.sum(dim=-1)
+            for chunk in token_attention.split(lengths, dim=1)
         ], dim=1)
         if self.training:
             self.air_statistics.update(mean_keys, cosines, share)
