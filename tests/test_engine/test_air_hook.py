@@ -2,7 +2,8 @@
 
 The file is also the worker script of the 2-process test: run as
 ``python test_air_hook.py WORK_DIR`` with RANK, WORLD_SIZE, LOCAL_RANK,
-MASTER_ADDR and MASTER_PORT set, it trains one rank.
+MASTER_ADDR and MASTER_PORT set, it trains one rank, then reduces
+AIRStatistics that only rank 0 filled.
 """
 import json
 import math
@@ -17,14 +18,14 @@ import pytest
 import torch
 import torch.nn as nn
 from mmaction.structures import ActionDataSample
-from mmengine.dist import get_world_size
+from mmengine.dist import get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
 from rollingq_mm.engine import AIRHook
-from rollingq_mm.models import RollingQFusionHead
+from rollingq_mm.models import AIRStatistics, RollingQFusionHead
 from rollingq_mm.utils import exit_distributed_cleanly
 
 IN_DIM, CHANNELS, CLASSES, SAMPLES = 6, 16, 4, 16
@@ -86,7 +87,7 @@ class CaptureStatistics(Hook):
 
     def after_train_epoch(self, runner) -> None:
         head = AIRHook.find_head(runner.model)
-        rank = int(os.environ.get('RANK', 0))
+        rank = get_rank()
         torch.save(
             dict(summary=head.air_statistics.summary(),
                  rotation=head.rotation.clone(),
@@ -295,10 +296,38 @@ def test_two_gloo_ranks_share_statistics_and_rotation(tmp_path):
                                   single['summary'][key], atol=1e-5), key
     assert torch.allclose(ranks[0]['rotation'], single['rotation'],
                           atol=1e-4)
+    # A rank that saw no sample contributes zeros to the reduction.
+    expected = AIRStatistics(2, CHANNELS)
+    expected.update(*rank0_only_batch())
+    for rank in range(2):
+        summary = torch.load(tmp_path / 'ddp' / f'rank{rank}_partial.pt')
+        assert summary['count'] == 3
+        for key, value in expected.summary().items():
+            assert torch.equal(torch.as_tensor(summary[key]),
+                               torch.as_tensor(value)), key
+
+
+def rank0_only_batch():
+    """A batch of statistics that only rank 0 adds in the worker."""
+    generator = torch.Generator().manual_seed(7)
+    return (torch.randn(3, 2, CHANNELS, generator=generator),
+            torch.rand(3, 2, generator=generator),
+            torch.rand(3, 2, generator=generator))
+
+
+def distributed_worker(work_dir: str) -> None:
+    """One rank of the 2-process test (see the module docstring)."""
+    build_runner(work_dir, max_epochs=1, batch_size=2,
+                 extra_hooks=[CaptureStatistics()],
+                 launcher='pytorch').train()
+    partial = AIRStatistics(2, CHANNELS)
+    if get_rank() == 0:
+        partial.update(*rank0_only_batch())
+    partial.all_reduce()
+    torch.save(partial.summary(),
+               Path(work_dir) / f'rank{get_rank()}_partial.pt')
+    exit_distributed_cleanly()
 
 
 if __name__ == '__main__':
-    build_runner(sys.argv[1], max_epochs=1, batch_size=2,
-                 extra_hooks=[CaptureStatistics()],
-                 launcher='pytorch').train()
-    exit_distributed_cleanly()
+    distributed_worker(sys.argv[1])
