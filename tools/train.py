@@ -66,15 +66,14 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.load_from = None if args.resume == 'auto' else args.resume
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
-    if cfg.get('randomness') is None or args.seed is not None \
-            or args.deterministic or args.diff_rank_seed:
-        randomness = dict(cfg.get('randomness') or {})
-        randomness.update(
-            {k: v for k, v in dict(seed=args.seed,
-                                   diff_rank_seed=args.diff_rank_seed,
-                                   deterministic=args.deterministic).items()
-             if v not in (None, False)})
-        cfg.randomness = randomness
+    randomness = dict(cfg.get('randomness') or dict(seed=None))
+    if args.seed is not None:
+        randomness['seed'] = args.seed
+    if args.diff_rank_seed:
+        randomness['diff_rank_seed'] = True
+    if args.deterministic:
+        randomness['deterministic'] = True
+    cfg.randomness = randomness
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     return cfg

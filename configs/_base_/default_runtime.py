@@ -14,7 +14,10 @@ default_hooks = dict(
         max_keep_ckpts=3,
         save_best='acc/fused_top1',
         rule='greater'),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # training_curves.png in the work dir after training (AIR, attention
+    # shares, accuracies; redraw with tools/analysis/plot_curves.py).
+    curves=dict(type='TrainingCurvesHook'))
 
 # RollingQ: epoch AIR across ranks, logged every epoch; rotations of the
 # fusion query by the paper's rule (entry configs set max_rotations, and the

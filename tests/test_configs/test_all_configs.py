@@ -6,6 +6,9 @@ downloads) and run by a real MMEngine Runner through its real pipeline on
 clips from ../shared/data/av_clips and a frame folder made here.
 """
 import math
+import os
+import re
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -134,3 +137,27 @@ def test_config_trains_validates_and_tests(name, ann_file, tmp_path):
     assert {f'acc/{key}_top1' for key in ['fused', *modalities]} <= set(
         metrics)
     assert 0.0 <= metrics['acc/fused_top1'] <= 1.0
+
+
+def test_dist_train_rollingq_ks_on_two_cpu_processes(ann_file, tmp_path):
+    """tools/dist_train.sh configs/rollingq_ks.py 2 (shrunk): gloo, rotation,
+    validation, TensorBoard scalars, the curves figure."""
+    cfg = tiny_config('rollingq_ks.py', ann_file, tmp_path / 'work')
+    cfg.train_cfg.max_epochs = 2
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend'),
+                                   dict(type='TensorboardVisBackend')]
+    config_file = tmp_path / 'tiny_rollingq_ks.py'
+    cfg.dump(str(config_file))
+    run = subprocess.run(
+        ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(config_file), '2',
+         '--work-dir', str(tmp_path / 'work')],
+        env=dict(os.environ, PORT='29641', OMP_NUM_THREADS='1'),
+        capture_output=True, text=True, timeout=600)
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log[-4000:]
+    assert 'using the gloo backend' in log
+    assert 'rotated the fusion query' in log
+    assert re.search(r'Epoch\(val\) \[2\]\S*\s+acc\/fused_top1', log)
+    assert 'num_rotations 2' in log
+    assert list((tmp_path / 'work').glob('*/vis_data/events.out.tfevents.*'))
+    assert (tmp_path / 'work' / 'training_curves.png').stat().st_size > 0
