@@ -48,8 +48,11 @@ class AudioVisualRecognizer(BaseModel):
             (``format_shape='NCTHW'`` for ``imgs``, ``'NCHW'`` otherwise).
         train_cfg (dict, optional): Kept as ``self.train_cfg`` like
             mmaction2's recognizers. Defaults to None.
-        test_cfg (dict, optional): Kept as ``self.test_cfg``. Defaults to
-            None.
+        test_cfg (dict, optional): ``ablation='mean' | 'noise'`` adds, for
+            each modality m, ``pred_score['fused_without_<m>']`` (the fused
+            prediction with m's input replaced, for
+            ``ModalityContributionMetric``); ``ablation_seed`` seeds the
+            noise. Defaults to None.
         init_cfg (dict or list[dict], optional): Initialisation config.
             Defaults to None.
     """
@@ -174,24 +177,30 @@ class AudioVisualRecognizer(BaseModel):
                 'AudioVisualRecognizer: the numbers of views per modality '
                 f'{views} must be equal, or 1 for a modality shared by all '
                 'views.')
-        feats = {}
-        for name in self.modality_names:
-            data = self._modality_input(name, inputs)
-            data = data.reshape((-1, ) + data.shape[2:])
-            num_frames = 1
-            if self.frame_wise[name]:
-                num_frames = data.shape[2]
-                data = data.transpose(1, 2).reshape(
-                    (-1, data.shape[1]) + data.shape[3:])
-            out = self.encoders[name](data)
-            if self.frame_wise[name]:
-                tokens = self.tokenizers[name](out, num_frames=num_frames)
-            else:
-                tokens = self.tokenizers[name](out)
-            if views[name] != num_views:
-                tokens = tokens.repeat_interleave(num_views, dim=0)
-            feats[name] = tokens
-        return feats
+        return {
+            name: self._tokens(name, self._modality_input(name, inputs),
+                               num_views)
+            for name in self.modality_names
+        }
+
+    def _tokens(self, name: str, data: torch.Tensor,
+                num_views: int) -> torch.Tensor:
+        """Tokens (B*N, L, C) of one modality's batch (B, N_m, ...)."""
+        views = data.shape[1]
+        data = data.reshape((-1, ) + data.shape[2:])
+        num_frames = 1
+        if self.frame_wise[name]:
+            num_frames = data.shape[2]
+            data = data.transpose(1, 2).reshape(
+                (-1, data.shape[1]) + data.shape[3:])
+        out = self.encoders[name](data)
+        if self.frame_wise[name]:
+            tokens = self.tokenizers[name](out, num_frames=num_frames)
+        else:
+            tokens = self.tokenizers[name](out)
+        if views != num_views:
+            tokens = tokens.repeat_interleave(num_views, dim=0)
+        return tokens
 
     def num_views(self, inputs: Dict[str, torch.Tensor]) -> int:
         """Number of views (clips) per sample in a batch."""
@@ -237,6 +246,15 @@ class AudioVisualRecognizer(BaseModel):
         """
         feats = self.extract_feat(inputs)
         num_views = self.num_views(inputs)
+        data_samples = self._predict_feats(feats, data_samples, num_views)
+        ablation = (self.test_cfg or {}).get('ablation')
+        if ablation is not None:
+            self._predict_ablated(inputs, feats, data_samples, ablation)
+        return data_samples
+
+    def _predict_feats(self, feats: Dict[str, torch.Tensor],
+                       data_samples: SampleList, num_views: int) -> SampleList:
+        """The head's predictions on ``feats``, averaged over views."""
         if num_views == 1:
             return self.fusion_head.predict(feats, data_samples)
         per_view = self.fusion_head.predict(
@@ -250,6 +268,41 @@ class AudioVisualRecognizer(BaseModel):
                     sample.set_field(self._mean_over_views(key, values), key)
             sample.set_pred_label(sample.pred_score['fused'].argmax())
         return data_samples
+
+    def _predict_ablated(self, inputs: Dict[str, torch.Tensor],
+                         feats: Dict[str, torch.Tensor],
+                         data_samples: SampleList, ablation: str) -> None:
+        """Predict once more per modality with that modality's input replaced.
+
+        ``'mean'`` replaces the (normalised) input by zeros, its dataset mean
+        when the data preprocessor or the feature transform standardises
+        it (as every config here does); ``'noise'`` by Gaussian noise with
+        the batch's mean and std of that input (seeded by
+        ``test_cfg.ablation_seed``, default 0). The fused scores are stored
+        as ``pred_score['fused_without_<m>']`` for
+        ``ModalityContributionMetric``.
+        """
+        if ablation not in ('mean', 'noise'):
+            raise ValueError(f'model.test_cfg.ablation must be "mean" or '
+                             f'"noise", got {ablation!r}')
+        num_views = self.num_views(inputs)
+        generator = torch.Generator(device='cpu').manual_seed(
+            int(self.test_cfg.get('ablation_seed', 0)))
+        for name in self.modality_names:
+            data = self._modality_input(name, inputs)
+            if ablation == 'mean':
+                replaced = torch.zeros_like(data)
+            else:
+                noise = torch.randn(data.shape, generator=generator)
+                replaced = (noise.to(data) * data.float().std() +
+                            data.float().mean()).to(data.dtype)
+            ablated = dict(feats)
+            ablated[name] = self._tokens(name, replaced, num_views)
+            samples = self._predict_feats(
+                ablated, [s.clone() for s in data_samples], num_views)
+            for sample, result in zip(data_samples, samples):
+                sample.pred_score[f'fused_without_{name}'] = \
+                    result.pred_score['fused']
 
     @staticmethod
     def _mean_over_views(key: str, values: list):
