@@ -336,10 +336,12 @@ def pair_samples(clips: Sequence[Clip], speakers: Dict[str, List[str]],
             quality = seeded_rng(seed, 'corruption', split,
                                  digit).permutation(len(group))
             for k, clip_idx in enumerate(order):
-                rank = quality[k]
-                corrupted = ('audio' if rank < num_audio else
-                             'visual' if rank < num_audio + num_visual else
-                             'none')
+                if quality[k] < num_audio:
+                    corrupted = 'audio'
+                elif quality[k] < num_audio + num_visual:
+                    corrupted = 'visual'
+                else:
+                    corrupted = 'none'
                 split_samples.append(
                     Sample(split, group[clip_idx], int(rows[k]), corrupted))
         samples[split] = sorted(
