@@ -106,8 +106,10 @@ def test_attend_equals_weighted_values_for_any_weights(num_heads):
     values = head.v_proj(torch.cat(sequences, dim=1)).view(
         4, 8, num_heads, CHANNELS // num_heads)
     expected = torch.einsum('bhl,blhd->bhd', weights, values).reshape(4, -1)
-    assert torch.allclose(head.attend(weights, sequences), expected,
-                          atol=1e-5)
+    values, means = head.attend(weights, sequences)
+    assert torch.allclose(values, expected, atol=1e-5)
+    assert torch.allclose(means, torch.stack(
+        [sequence.mean(dim=1) for sequence in sequences], dim=1), atol=1e-6)
 
 
 def test_current_query_is_the_rotated_cls_projection():

@@ -195,29 +195,42 @@ class RollingQFusionHead(BaseAVHead):
         ], dim=-1)
         return (logits + key_bias[:, None]).softmax(dim=-1)
 
-    def attend(self, attention: Tensor, sequences: List[Tensor]) -> Tensor:
-        """Attention-weighted values of the fusion token, heads concatenated.
+    def attend(self, attention: Tensor,
+               sequences: List[Tensor]) -> Tuple[Tensor, Tensor]:
+        """Attention-weighted values of the fusion token, and token means.
 
-        Evaluated as W_V,h (Σ_l a_hl s_l) + b_V,h Σ_l a_hl: V is never formed
-        (the bias term keeps it exact when dropout makes Σ_l a_hl != 1).
+        The values are W_V,h (Σ_l a_hl s_l) + b_V,h Σ_l a_hl: V is never
+        formed (the bias term keeps it exact when dropout makes
+        Σ_l a_hl != 1). The product with each sequence carries one more row
+        of uniform weights, so the same pass over the tokens also yields
+        each sequence's mean token, which the statistics need.
 
         Args:
             attention (Tensor): Weights (B, H, L), after dropout.
             sequences (list[Tensor]): As in :meth:`cls_attention`.
 
         Returns:
-            Tensor: (B, C).
+            tuple: Values (B, C) with the heads concatenated, and the
+            detached mean token of each sequence (B, S, C), S =
+            len(sequences).
         """
-        chunks = attention.split([seq.shape[1] for seq in sequences], dim=-1)
-        mixed = sum(
-            torch.einsum('bhl,blc->bhc', chunk, sequence)
-            for chunk, sequence in zip(chunks, sequences))
         heads, dim = self.num_heads, self.head_dim
+        chunks = attention.split([seq.shape[1] for seq in sequences], dim=-1)
+        mixed, means = 0, []
+        for chunk, sequence in zip(chunks, sequences):
+            uniform = chunk.new_full((chunk.shape[0], 1, chunk.shape[2]),
+                                     1.0 / chunk.shape[2])
+            product = torch.einsum('bhl,blc->bhc',
+                                   torch.cat([chunk, uniform], dim=1),
+                                   sequence)
+            mixed = mixed + product[:, :heads]
+            means.append(product[:, heads].detach())
         values = torch.einsum('hdc,bhc->bhd',
                               self.v_proj.weight.view(heads, dim, -1), mixed)
         values = values + self.v_proj.bias.view(heads, dim) * attention.sum(
             dim=-1, keepdim=True)
-        return values.reshape(attention.shape[0], self.fusion_dim)
+        return (values.reshape(attention.shape[0], self.fusion_dim),
+                torch.stack(means, dim=1))
 
     def forward_fusion(self, feats: Dict[str, Tensor]
                        ) -> Tuple[Tensor, Dict[str, Tensor]]:
@@ -241,13 +254,16 @@ class RollingQFusionHead(BaseAVHead):
         ] + tokens
         query = self.current_query()
         attention = self.cls_attention(query, sequences)
-        fused = self.attend(self.attn_drop(attention), sequences)
+        fused, means = self.attend(self.attn_drop(attention), sequences)
         logits = self.fc_cls(self.proj_drop(self.out_proj(fused)))
-        return logits, self.attention_statistics(query, tokens, attention)
+        lengths = [sequence.shape[1] for sequence in tokens]
+        return logits, self.attention_statistics(query, means[:, 1:],
+                                                 attention, lengths)
 
     @torch.no_grad()
-    def attention_statistics(self, query: Tensor, tokens: List[Tensor],
-                             attention: Tensor) -> Dict[str, Tensor]:
+    def attention_statistics(self, query: Tensor, token_means: Tensor,
+                             attention: Tensor,
+                             lengths: List[int]) -> Dict[str, Tensor]:
         """Monitoring values of one forward; in training mode also adds them
         to :attr:`air_statistics`.
 
@@ -255,18 +271,17 @@ class RollingQFusionHead(BaseAVHead):
 
         Args:
             query (Tensor): q, shape (C,).
-            tokens (list[Tensor]): Each modality's tokens (B, L_m, C).
+            token_means (Tensor): Each modality's mean token, (B, M, C).
             attention (Tensor): The fusion token's attention over
                 [CLS; tokens], (B, H, L), before dropout.
+            lengths (list[int]): L_m of each modality, in order.
 
         Returns:
             dict: ``air`` (batch AIR, 0-dim), ``attn_share`` (B, M) and
             ``modality_cos`` (B, M).
         """
-        mean_keys = self.k_proj(
-            torch.stack([sequence.mean(dim=1) for sequence in tokens], dim=1))
+        mean_keys = self.k_proj(token_means)
         cosines = modality_cosines(query.detach(), mean_keys)
-        lengths = [sequence.shape[1] for sequence in tokens]
         token_attention = attention.detach().mean(dim=1)[:, 1:]
         share = torch.stack([
             chunk.sum(dim=-1)
