@@ -99,7 +99,8 @@ class CaptureStatistics(Hook):
 def build_runner(work_dir, max_epochs: int, seed: int = 0,
                  batch_size: int = 4, checkpoint: bool = False,
                  extra_hooks=(), launcher: str = 'none',
-                 resume_from=None, train_cfg=None, **hook_args):
+                 resume_from=None, train_cfg=None, lr: float = 0.05,
+                 **hook_args):
     """A Runner training ToyAVModel with AIRHook(**hook_args)."""
     torch.manual_seed(seed)
     return Runner(
@@ -112,7 +113,7 @@ def build_runner(work_dir, max_epochs: int, seed: int = 0,
             batch_size=batch_size,
             num_workers=0),
         optim_wrapper=dict(
-            optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
+            optimizer=dict(type='SGD', lr=lr, momentum=0.9)),
         train_cfg=train_cfg or dict(by_epoch=True, max_epochs=max_epochs),
         default_hooks=dict(
             logger=dict(type='LoggerHook', interval=1),
@@ -235,6 +236,20 @@ def test_rotation_survives_checkpoint_and_resume(tmp_path):
     # The message hub history is resumed too; epoch 3 adds no rotation.
     assert logged(resumed, 'rotation_angle')[1:] == [0.0, 0.0]
     assert logged(resumed, 'num_rotations') == [1, 1, 1]
+
+
+def test_zero_query_skips_the_rotation_with_a_warning(tmp_path):
+    runner = build_runner(tmp_path, max_epochs=1, lr=0.0)
+    head = runner.model.fusion_head
+    with torch.no_grad():
+        head.q_proj.bias.zero_()
+        head.cls_token.zero_()
+    runner.train()
+    assert head.num_rotations.item() == 0
+    assert torch.equal(head.rotation, torch.eye(CHANNELS))
+    assert logged(runner, 'rotation_angle') == [0.0]
+    log_file = next(Path(runner.log_dir).glob('*.log')).read_text()
+    assert 'rotation skipped: the fusion query has norm 0' in log_file
 
 
 def test_bad_hook_arguments_name_the_key():
