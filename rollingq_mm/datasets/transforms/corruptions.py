@@ -1,0 +1,185 @@
+"""Input corruptions for robustness evaluation: added or substituted noise.
+
+The paper (RollingQ, Ni et al., ICML 2025, arXiv:2506.11465) reports
+Kinetics-Sounds accuracy with Gaussian noise of growing strength on the
+inputs; these transforms make such a test set reproducible. The noise of a
+sample depends only on ``seed``, the sample's ``sample_idx`` and ``key``, so
+every run, worker count and batch order sees the same corrupted data.
+
+``key`` is any results key holding an array or a list of equally shaped
+arrays: ``'imgs'`` (uint8 frames; noisy values are rounded and clipped to
+[0, 255], which bounds the effective noise, and stay uint8), ``'audio'``
+(the waveform) or ``'audios'`` (a feature map). Place the transform after
+the spatial transforms (crop, resize) so the noise is not resampled.
+"""
+import zlib
+from typing import List, Optional, Tuple, Union
+
+import numpy as np
+from mmaction.registry import TRANSFORMS
+from mmcv.transforms import BaseTransform
+
+ArrayOrList = Union[np.ndarray, List[np.ndarray]]
+
+
+def sample_rng(seed: int, sample_idx: int, key: str) -> np.random.Generator:
+    """The random generator of one sample and key.
+
+    Args:
+        seed (int): The corruption's seed.
+        sample_idx (int): The sample's index in its dataset.
+        key (str): The results key being corrupted.
+
+    Returns:
+        np.random.Generator: A PCG64 generator seeded with all three.
+    """
+    return np.random.default_rng(
+        [int(seed), int(sample_idx), zlib.crc32(key.encode())])
+
+
+def _as_array(results: dict, key: str) -> Tuple[np.ndarray, bool]:
+    value = results[key]
+    if isinstance(value, (list, tuple)):
+        shapes = {np.shape(item) for item in value}
+        if len(shapes) != 1:
+            raise ValueError(f'results[{key!r}] holds arrays of different '
+                             f'shapes {sorted(shapes)}; corrupt after they '
+                             'are cropped to one size')
+        return np.stack(value), True
+    return np.asarray(value), False
+
+
+def _store(results: dict, key: str, values: np.ndarray, dtype: np.dtype,
+           was_list: bool) -> None:
+    if dtype == np.uint8:
+        values = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    else:
+        values = values.astype(dtype)
+    results[key] = list(values) if was_list else values
+
+
+def _sample_idx(results: dict, name: str) -> int:
+    if 'sample_idx' not in results:
+        raise KeyError(f'{name} needs results["sample_idx"] (set by the '
+                       'dataset) to make its noise reproducible')
+    return int(results['sample_idx'])
+
+
+@TRANSFORMS.register_module()
+class AddGaussianNoise(BaseTransform):
+    """Add zero-mean Gaussian noise to one modality of a sample.
+
+    The noise std is ``level`` times the sample's own std of ``key`` (over
+    all its values), or times ``std`` when given (e.g. the dataset's std);
+    a constant sample with no given ``std`` therefore stays unchanged.
+
+    Args:
+        key (str): The results key to corrupt (``'imgs'``, ``'audio'``,
+            ``'audios'``).
+        level (float): Noise std relative to the modality's std; 0 leaves
+            the data untouched.
+        seed (int): Seed; with ``sample_idx`` and ``key`` it fixes the noise.
+            Defaults to 0.
+        std (float, optional): Reference std; None uses the sample's.
+            Defaults to None.
+    """
+
+    def __init__(self,
+                 key: str,
+                 level: float,
+                 seed: int = 0,
+                 std: Optional[float] = None) -> None:
+        if level < 0:
+            raise ValueError(f'level must be >= 0, got {level}')
+        if std is not None and std < 0:
+            raise ValueError(f'std must be >= 0, got {std}')
+        self.key = key
+        self.level = level
+        self.seed = seed
+        self.std = std
+
+    def transform(self, results: dict) -> dict:
+        """Add the noise to one sample.
+
+        Args:
+            results (dict): The pipeline results.
+
+        Returns:
+            dict: ``results`` with ``key`` corrupted.
+        """
+        sample_idx = _sample_idx(results, self.__class__.__name__)
+        if self.level == 0:
+            return results
+        values, was_list = _as_array(results, self.key)
+        reference = float(values.std()) if self.std is None else self.std
+        rng = sample_rng(self.seed, sample_idx, self.key)
+        noisy = values.astype(np.float64) + rng.normal(
+            0.0, self.level * reference, size=values.shape)
+        _store(results, self.key, noisy, values.dtype, was_list)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(key={self.key!r}, '
+                f'level={self.level}, seed={self.seed}, std={self.std})')
+
+
+@TRANSFORMS.register_module()
+class ReplaceWithNoise(BaseTransform):
+    """Replace one modality of a sample by Gaussian noise of its statistics.
+
+    The noise has the sample's own mean and std of ``key`` (or the given
+    ``mean`` / ``std``), so the input carries no information but keeps its
+    scale. With ``prob < 1`` only that fraction of samples (drawn per sample
+    from the same seeded generator) is replaced; the others pass unchanged.
+
+    Args:
+        key (str): The results key to replace.
+        seed (int): Seed; with ``sample_idx`` and ``key`` it fixes the
+            noise. Defaults to 0.
+        mean (float, optional): Noise mean; None uses the sample's.
+            Defaults to None.
+        std (float, optional): Noise std; None uses the sample's. Defaults
+            to None.
+        prob (float): Probability that a sample is replaced. Defaults to 1.0.
+    """
+
+    def __init__(self,
+                 key: str,
+                 seed: int = 0,
+                 mean: Optional[float] = None,
+                 std: Optional[float] = None,
+                 prob: float = 1.0) -> None:
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f'prob must be in [0, 1], got {prob}')
+        if std is not None and std < 0:
+            raise ValueError(f'std must be >= 0, got {std}')
+        self.key = key
+        self.seed = seed
+        self.mean = mean
+        self.std = std
+        self.prob = prob
+
+    def transform(self, results: dict) -> dict:
+        """Replace one sample's data (with probability ``prob``).
+
+        Args:
+            results (dict): The pipeline results.
+
+        Returns:
+            dict: ``results`` with ``key`` replaced, or unchanged.
+        """
+        sample_idx = _sample_idx(results, self.__class__.__name__)
+        rng = sample_rng(self.seed, sample_idx, self.key)
+        if rng.random() >= self.prob:
+            return results
+        values, was_list = _as_array(results, self.key)
+        mean = float(values.mean()) if self.mean is None else self.mean
+        std = float(values.std()) if self.std is None else self.std
+        noise = rng.normal(mean, std, size=values.shape)
+        _store(results, self.key, noise, values.dtype, was_list)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(key={self.key!r}, '
+                f'seed={self.seed}, mean={self.mean}, std={self.std}, '
+                f'prob={self.prob})')
