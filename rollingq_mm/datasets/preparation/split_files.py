@@ -1,0 +1,203 @@
+"""Split arguments of the preparation tools and their output annotations."""
+import os
+import os.path as osp
+from collections import defaultdict
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..annotation_formats import AnnotationRecord
+from .annotation_conversion import write_annotation
+from .clip_extraction import ClipResult, ClipTask
+from .extraction_runner import run_extraction
+
+VIDEO_EXTENSIONS = frozenset(
+    {'.mp4', '.mkv', '.webm', '.avi', '.flv', '.mov', '.mpg', '.mpeg',
+     '.m4v'})
+
+
+class SplitClip(NamedTuple):
+    """A clip of a split: id, video file, separate audio file, label."""
+
+    clip_id: str
+    video: str
+    audio: Optional[str]
+    label: int
+
+
+def parse_split_args(items: Sequence[str]) -> Dict[str, str]:
+    """Parse ``NAME=FILE`` command-line items.
+
+    Args:
+        items (Sequence[str]): E.g. ``['train=my_train.txt']``.
+
+    Returns:
+        dict[str, str]: Split name to list file, in the given order.
+    """
+    splits = {}
+    for item in items:
+        name, sep, path = item.partition('=')
+        if not sep or not name or not path:
+            raise ValueError(f'--split expects NAME=FILE, got {item!r}')
+        if name in splits:
+            raise ValueError(f'split {name!r} is given twice')
+        splits[name] = path
+    return splits
+
+
+def index_videos(root: str) -> Dict[str, str]:
+    """Map the stem of every video file under ``root`` to its path.
+
+    Args:
+        root (str): The folder searched recursively.
+
+    Returns:
+        dict[str, str]: Clip id (file stem) to path.
+
+    Raises:
+        ValueError: If two videos share a stem (the clip id would be
+            ambiguous), naming both.
+    """
+    if not osp.isdir(root):
+        raise FileNotFoundError(f'video folder not found: {root}')
+    index = {}
+    for folder, _, files in os.walk(root):
+        for name in sorted(files):
+            stem, suffix = osp.splitext(name)
+            if suffix.lower() not in VIDEO_EXTENSIONS:
+                continue
+            path = osp.join(folder, name)
+            if stem in index:
+                raise ValueError(f'two videos for clip {stem}: {index[stem]} '
+                                 f'and {path}')
+            index[stem] = path
+    return index
+
+
+def add_validation_split(splits: Dict[str, Sequence[SplitClip]],
+                         source: str,
+                         fraction: float,
+                         seed: int = 0,
+                         name: str = 'val') -> Dict[str, List[SplitClip]]:
+    """Carve a fixed validation split out of another split, per class.
+
+    Neither Kinetics-Sounds nor CREMA-D has a validation split, and
+    checkpoints must not be selected on the test split. From every class of
+    ``source``, ``round(fraction * n)`` clips move to ``name``: the clips are
+    ordered by id and shuffled by a generator seeded with ``seed``, so the
+    carve-out depends only on the clip ids, the labels and the seed (not on
+    the order of the list). Both splits keep the source's line order.
+
+    Args:
+        splits (dict[str, Sequence[SplitClip]]): Split name to its clips.
+        source (str): The split to carve from, e.g. ``'train'``.
+        fraction (float): Share of each class to move, in (0, 1).
+        seed (int): Seed of the choice. Defaults to 0.
+        name (str): The new split's name. Defaults to ``'val'``.
+
+    Returns:
+        dict[str, list[SplitClip]]: The splits with ``source`` reduced and
+        ``name`` added.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f'the validation fraction must be in (0, 1), got '
+                         f'{fraction}')
+    if source not in splits:
+        raise ValueError(f'cannot carve {name!r} out of split {source!r}: '
+                         f'the splits are {sorted(splits)}')
+    if name in splits:
+        raise ValueError(f'split {name!r} is already given')
+    by_label = defaultdict(list)
+    for clip in splits[source]:
+        by_label[clip.label].append(clip.clip_id)
+    rng = np.random.default_rng(seed)
+    carved = set()
+    for label in sorted(by_label):
+        ids = sorted(by_label[label])
+        count = int(round(fraction * len(ids)))
+        carved.update(ids[i] for i in rng.permutation(len(ids))[:count])
+    result = {split: list(clips) for split, clips in splits.items()}
+    result[source] = [c for c in splits[source] if c.clip_id not in carved]
+    result[name] = [c for c in splits[source] if c.clip_id in carved]
+    return result
+
+
+def write_split_files(out_root: str, split: str,
+                      labels: Sequence[Tuple[str, int]],
+                      results: Sequence[ClipResult],
+                      with_features: bool) -> List[str]:
+    """Write the generic annotation file(s) of one split.
+
+    Clips whose extraction failed are left out (they are in the failure
+    report). Paths are relative to ``out_root``.
+
+    Args:
+        out_root (str): The output root of the extraction.
+        split (str): The split name; names ``<split>.txt`` and
+            ``<split>_features.txt``.
+        labels (Sequence[tuple[str, int]]): ``(clip_id, label)`` in order.
+        results (Sequence[ClipResult]): The extraction results of the
+            split's clips, in the same order.
+        with_features (bool): Also write ``<split>_features.txt`` pointing
+            to ``features/<id>.npy``.
+
+    Returns:
+        list[str]: The files written.
+    """
+    kept = [(clip_id, label)
+            for (clip_id, label), result in zip(labels, results)
+            if result.status != 'failed']
+    written = [osp.join(out_root, f'{split}.txt')]
+    write_annotation(written[0], [
+        AnnotationRecord(clip_id, f'frames/{clip_id}',
+                         f'audio/{clip_id}.wav', label)
+        for clip_id, label in kept
+    ], 'generic')
+    if with_features:
+        written.append(osp.join(out_root, f'{split}_features.txt'))
+        write_annotation(written[1], [
+            AnnotationRecord(clip_id, f'frames/{clip_id}',
+                             f'features/{clip_id}.npy', label)
+            for clip_id, label in kept
+        ], 'generic')
+    return written
+
+
+def prepare_splits(splits: Dict[str, Sequence[SplitClip]],
+                   out_root: str,
+                   workers: int,
+                   feature_pipeline: Optional[List[dict]] = None,
+                   **task_options) -> Dict[str, List[str]]:
+    """Extract the clips of every split once and write the split files.
+
+    A clip listed in several splits is extracted once. Failures go to
+    ``<out_root>/failed_clips.tsv`` and are left out of the split files.
+
+    Args:
+        splits (dict[str, Sequence[SplitClip]]): Split name to its clips.
+        out_root (str): The output root.
+        workers (int): Worker processes.
+        feature_pipeline (list[dict], optional): Transform configs writing
+            ``features/<id>.npy``; None writes no features. Defaults to None.
+        **task_options: ``fps``, ``short_side``, ``jpeg_quality`` of
+            :class:`ClipTask`.
+
+    Returns:
+        dict[str, list[str]]: Split name to the annotation files written.
+    """
+    tasks = {}
+    for clips in splits.values():
+        for clip in clips:
+            tasks.setdefault(clip.clip_id, ClipTask(
+                clip_id=clip.clip_id, video=clip.video, audio=clip.audio,
+                out_root=out_root, feature_pipeline=feature_pipeline,
+                **task_options))
+    results = run_extraction(list(tasks.values()), workers,
+                             osp.join(out_root, 'failed_clips.tsv'))
+    by_id = {result.clip_id: result for result in results}
+    return {
+        split: write_split_files(
+            out_root, split, [(c.clip_id, c.label) for c in clips],
+            [by_id[c.clip_id] for c in clips], feature_pipeline is not None)
+        for split, clips in splits.items()
+    }

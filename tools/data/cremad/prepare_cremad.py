@@ -1,0 +1,125 @@
+"""Prepare CREMA-D: VideoFlash/AudioWAV -> 1-fps frames, wavs, spectrograms.
+
+Clips come from split lists (``--split train=train.csv --split
+test=test.csv``) of CREMA-D clip ids, one per line, optionally with
+``,EMOTION`` as in OGM-GE's ``train.csv`` / ``test.csv``; without
+``--split`` every ``<id>.flv`` of ``--video-dir`` forms the split ``all``.
+The label is the emotion code of the id (NEU HAP SAD FEA DIS ANG -> 0-5).
+
+Frames come from ``--video-dir/<id>.flv``; audio from
+``--audio-dir/<id>.wav`` (copied as is) when given, else from the flv's
+audio track (written as a wav at its own rate).
+
+Outputs under ``--out-dir`` (see docs/data_preparation.md): ``frames/``,
+``audio/``, with ``--features`` also ``features/<id>.npy`` (the recipe's
+log-STFT: 22,050 Hz, tiled and cut to 3 s, 188 x 257), ``<split>.txt`` /
+``<split>_features.txt`` and ``failed_clips.tsv``. Re-running skips the
+complete outputs. ``--val-fraction 0.1`` carves a fixed, per-class
+validation split ``val`` out of ``train`` (the published split has none).
+
+Example::
+
+    python tools/data/cremad/prepare_cremad.py \\
+        --video-dir data/CREMA-D/VideoFlash \\
+        --audio-dir data/CREMA-D/AudioWAV \\
+        --split train=train.csv --split test=test.csv \\
+        --out-dir data/cremad --features --workers 8
+"""
+import argparse
+import os
+import os.path as osp
+from typing import Dict, List
+
+from mmengine.logging import print_log
+
+from rollingq_mm.datasets.preparation import (SplitClip, add_validation_split,
+                                              parse_split_args, prepare_splits,
+                                              read_annotation)
+
+LOG_STFT_PIPELINE = [
+    dict(type='LoadAudio', sample_rate=22050),
+    dict(type='FixAudioLength', seconds=3, mode='tile',
+         crop_position='start'),
+    dict(type='LogSTFT'),
+]
+
+
+def parse_args() -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--video-dir', required=True,
+                        help='folder with <clip_id>.flv (VideoFlash)')
+    parser.add_argument('--audio-dir', default=None,
+                        help='folder with <clip_id>.wav (AudioWAV); default: '
+                        "the flv's audio track")
+    parser.add_argument('--out-dir', required=True, help='output root')
+    parser.add_argument('--split', action='append', default=[],
+                        metavar='NAME=FILE',
+                        help='a list of clip ids; repeat for several splits')
+    parser.add_argument('--video-ext', default='.flv')
+    parser.add_argument('--features', action='store_true',
+                        help='also write the log-STFT .npy features')
+    parser.add_argument('--fps', type=float, default=1.0)
+    parser.add_argument('--short-side', type=int, default=None,
+                        help='resize frames to this short side')
+    parser.add_argument('--jpeg-quality', type=int, default=95)
+    parser.add_argument('--workers', type=int, default=os.cpu_count() or 1)
+    parser.add_argument('--val-fraction', type=float, default=0.0,
+                        help='carve this share of each class of '
+                        '--val-source out as the split "val" (0: none)')
+    parser.add_argument('--val-source', default='train',
+                        help='the split the validation clips come from')
+    parser.add_argument('--val-seed', type=int, default=0)
+    return parser.parse_args()
+
+
+def collect_splits(args: argparse.Namespace) -> Dict[str, List[SplitClip]]:
+    """Split name to clips, from the lists or from the video folder."""
+    if args.split:
+        lists = parse_split_args(args.split)
+    else:
+        if not osp.isdir(args.video_dir):
+            raise FileNotFoundError(f'video folder not found: '
+                                    f'{args.video_dir}')
+        ids = sorted(osp.splitext(name)[0]
+                     for name in os.listdir(args.video_dir)
+                     if name.endswith(args.video_ext))
+        if not ids:
+            raise FileNotFoundError(
+                f'no *{args.video_ext} file in {args.video_dir}')
+        listing = osp.join(args.out_dir, 'all_clip_ids.txt')
+        os.makedirs(args.out_dir, exist_ok=True)
+        with open(listing, 'w', encoding='utf-8') as handle:
+            handle.writelines(clip_id + '\n' for clip_id in ids)
+        lists = {'all': listing}
+    audio_template = None if args.audio_dir is None \
+        else osp.join(args.audio_dir, '{}.wav')
+    return {
+        name: [SplitClip(r.clip_id, r.visual, r.audio, r.label)
+               for r in read_annotation(
+                   path, 'cremad',
+                   visual_template=osp.join(args.video_dir,
+                                            '{}' + args.video_ext),
+                   audio_template=audio_template)]
+        for name, path in lists.items()
+    }
+
+
+def main() -> None:
+    """Extract every split and write its annotation files."""
+    args = parse_args()
+    splits = collect_splits(args)
+    if args.val_fraction:
+        splits = add_validation_split(splits, args.val_source,
+                                      args.val_fraction, args.val_seed)
+    written = prepare_splits(
+        splits, args.out_dir, args.workers,
+        feature_pipeline=LOG_STFT_PIPELINE if args.features else None,
+        fps=args.fps, short_side=args.short_side,
+        jpeg_quality=args.jpeg_quality)
+    for split, files in written.items():
+        print_log(f'{split}: wrote {", ".join(files)}', logger='current')
+
+
+if __name__ == '__main__':
+    main()
