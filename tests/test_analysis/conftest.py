@@ -15,6 +15,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
+from rollingq_mm.analysis import read_csv
+
 REPO = Path(__file__).resolve().parents[2]
 AVDIGITS = REPO / 'data' / 'avdigits'
 TINY_ARCH = dict(embed_dims=16, num_layers=1, num_heads=2,
@@ -90,3 +92,19 @@ def trained_rollingq(tmp_path_factory) -> dict:
     assert len(checkpoints) == 1
     return dict(config=config_file, checkpoint=checkpoints[0],
                 folder=folder, num_test=SPLIT_SIZES['test'])
+
+
+@pytest.fixture(scope='session')
+def probe(trained_rollingq, tmp_path_factory) -> dict:
+    """tools/analysis/noise_probe.py on the tiny model: levels 0 / 0.5 / 1,
+    random levels up to 1.5, seed 3; its folder, log and CSV rows."""
+    out_dir = tmp_path_factory.mktemp('probe')
+    run = run_repo_tool(
+        'tools/analysis/noise_probe.py', str(trained_rollingq['config']),
+        str(trained_rollingq['checkpoint']), '--levels', '0', '0.5', '1',
+        '--random-levels', '1.5', '--seed', '3', '--out-dir', str(out_dir))
+    assert run.returncode == 0, run.stderr[-3000:]
+    return dict(out_dir=out_dir, log=run.stdout + run.stderr,
+                records=read_csv(str(out_dir / 'records.csv')),
+                accuracy=read_csv(str(out_dir / 'accuracy.csv')),
+                correlation=read_csv(str(out_dir / 'correlation.csv')))

@@ -8,7 +8,10 @@ clear errors for bad arguments.
 import math
 import pickle
 import re
+import runpy
+import sys
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,25 +20,11 @@ from scipy import stats
 
 from rollingq_mm.analysis import read_csv
 
-LEVELS = (0.0, 0.5, 1.0)
+LEVELS = (0.0, 0.5, 1.0)  # the probe fixture's (conftest.py)
 MODALITIES = ('audio', 'visual')
 RANDOM_MAX = 1.5
-
-
-@pytest.fixture(scope='module')
-def probe(trained_rollingq, run_tool, tmp_path_factory) -> dict:
-    """One run of the tool: its output folder and parsed CSV files."""
-    out_dir = tmp_path_factory.mktemp('probe')
-    run = run_tool('tools/analysis/noise_probe.py',
-                   str(trained_rollingq['config']),
-                   str(trained_rollingq['checkpoint']), '--levels',
-                   *map(str, LEVELS), '--random-levels', str(RANDOM_MAX),
-                   '--seed', '3', '--out-dir', str(out_dir))
-    assert run.returncode == 0, run.stderr[-3000:]
-    return dict(out_dir=out_dir, log=run.stdout + run.stderr,
-                records=read_csv(str(out_dir / 'records.csv')),
-                accuracy=read_csv(str(out_dir / 'accuracy.csv')),
-                correlation=read_csv(str(out_dir / 'correlation.csv')))
+TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'analysis' / \
+    'noise_probe.py'
 
 
 def by_setting(records: list) -> dict:
@@ -161,15 +150,20 @@ def test_files_written_and_png_is_valid(probe):
 @pytest.mark.parametrize('args, message', [
     (['--modalities', 'depth'], "unknown modalities ['depth']"),
     (['--levels', '0', '-0.5'], 'must be finite and >= 0, got [-0.5]'),
+    (['--random-levels', '-1'], '--random-levels must be >= 0'),
 ])
-def test_bad_arguments_give_clear_errors(trained_rollingq, run_tool, args,
-                                        message):
-    run = run_tool('tools/analysis/noise_probe.py',
-                   str(trained_rollingq['config']),
-                   str(trained_rollingq['checkpoint']), *args)
-    assert run.returncode == 2
-    assert message in run.stderr
-    assert str(trained_rollingq['config']) in run.stderr
+def test_bad_arguments_give_clear_errors(trained_rollingq, args, message,
+                                         monkeypatch, capsys):
+    """The tool's own code (run in this process, as __main__)."""
+    monkeypatch.setattr(sys, 'argv', [
+        'noise_probe.py', str(trained_rollingq['config']),
+        str(trained_rollingq['checkpoint']), *args])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(TOOL), run_name='__main__')
+    assert exit_info.value.code == 2
+    stderr = capsys.readouterr().err
+    assert message in stderr
+    assert 'noise_probe.py: error' in stderr
 
 
 def test_two_gloo_processes_give_the_single_process_records(
