@@ -183,7 +183,7 @@ def extract_clip(task: ClipTask) -> ClipResult:
             os.makedirs(osp.dirname(feature), exist_ok=True)
             _write_features(task, wav, feature)
             wrote = True
-    except (ValueError, OSError, KeyError) as err:
+    except (ValueError, OSError, KeyError, RuntimeError, cv2.error) as err:
         for path in (frames, wav, feature):
             partial = path + PARTIAL_SUFFIX
             if osp.isdir(partial):

@@ -26,13 +26,14 @@ class KaldiFbank(BaseTransform):
     the end or cut to ``target_frames`` and normalised as
     ``(x - norm_mean) / (2 * norm_std)``.
 
-    Kaldi refuses a mel bin that no FFT bin falls into; with a 25 ms window
-    (512-point FFT) that happens for 128 bins below about 22 kHz, e.g. at
-    16 kHz (torchaudio silently returns empty low bins there). This
-    transform raises a ``ValueError`` naming the file and rate instead of
-    changing anything: keep the source rate (``LoadAudio(sample_rate=None)``;
-    the preparation tools store wavs at the source rate, typically 44.1 or
-    48 kHz) or use fewer bins (64 or 80 work at 16 kHz).
+    Kaldi refuses a mel bin that no FFT bin falls into. With 128 bins that
+    can happen when the 25 ms window fits a 512-point FFT (rates up to
+    20.48 kHz), e.g. at 16 kHz, where torchaudio silently returns empty low
+    bins; 22.05, 44.1 and 48 kHz work. This transform then raises a
+    ``ValueError`` naming the file and rate instead of changing anything:
+    keep the source rate (``LoadAudio(sample_rate=None)``; the preparation
+    tools store wavs at the source rate, typically 44.1 or 48 kHz) or use
+    fewer bins (up to 112 work at 16 kHz).
 
     Required keys: ``audio`` (float32 (N,)), ``sample_rate``.
     Added keys: ``audios`` (float32 (1, T, F), T = ``target_frames``,
@@ -181,8 +182,9 @@ class KaldiFbank(BaseTransform):
                 f'KaldiFbank: {self.num_mel_bins} mel bins at {sample_rate} '
                 f'Hz for {source}: Kaldi refuses it ("{err}"), as some bins '
                 'would hold no FFT bin. Keep the source sample rate '
-                '(LoadAudio(sample_rate=None); 128 bins need about 22 kHz or '
-                'more) or use fewer bins (64 or 80 work at 16 kHz).') from None
+                '(LoadAudio(sample_rate=None); 128 bins work at 22.05, 44.1 '
+                'and 48 kHz) or use fewer bins (up to 112 work at 16 kHz).'
+            ) from None
         fbank.accept_waveform(float(sample_rate), samples)
         fbank.input_finished()
         num_frames = fbank.num_frames_ready

@@ -98,7 +98,9 @@ def test_training_samples_random_frames_inside_segments(av_clips):
 
 
 def test_grid_and_flv(grid_dir, flv_clip):
-    for path in sorted(grid_dir.glob('*.mpg'))[:3] + [flv_clip]:
+    paths = sorted(grid_dir.glob('*.mpg')) + [flv_clip]
+    assert len(paths) == 10
+    for path in paths:
         out = SampleSegmentFrames(test_mode=True, fps=1.0)(
             dict(filename=str(path)))
         assert len(out['imgs']) == 3

@@ -3,7 +3,8 @@
 Clips come from split lists (``--split train=train.csv --split
 test=test.csv``) of CREMA-D clip ids, one per line, optionally with
 ``,EMOTION`` as in OGM-GE's ``train.csv`` / ``test.csv``; without
-``--split`` every ``<id>.flv`` of ``--video-dir`` forms the split ``all``.
+``--split`` every ``<id>.flv`` of ``--video-dir`` forms the split ``all``
+(its ids are written to ``<out-dir>/all_clip_ids.txt``).
 The label is the emotion code of the id (NEU HAP SAD FEA DIS ANG -> 0-5).
 
 Frames come from ``--video-dir/<id>.flv``; audio from
