@@ -4,7 +4,8 @@ from .noise_probe import (NoiseSetting, ProbeRecorder, check_probe_args,
                           corrupt_pipeline, modality_input_keys,
                           probe_settings, run_noise_probe)
 from .probe_figure import plot_noise_probe
-from .probe_outputs import format_probe_report, probe_tables, save_probe_results
+from .probe_outputs import (format_probe_report, probe_tables,
+                            save_probe_results)
 from .probe_summary import (accuracy_by_level, attention_quality_correlation,
                             read_csv, setting_summary, top1, write_csv)
 

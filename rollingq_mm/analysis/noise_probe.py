@@ -24,7 +24,7 @@ keeps one record per sample, gathered to rank 0 by MMEngine's evaluator
 import copy
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import torch
 from mmengine.evaluator import BaseMetric, Evaluator
@@ -234,8 +234,13 @@ class ProbeRecorder(BaseMetric):
         self.input_keys = dict(input_keys)
         self.records: List[dict] = []
 
-    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Turn each predicted sample into a record."""
+    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
+        """Turn each predicted sample into a record.
+
+        Args:
+            data_batch (Any): The batch (unused).
+            data_samples (Sequence[dict]): Predicted samples as dicts.
+        """
         for sample in data_samples:
             self.results.append(self._record(sample))
 
@@ -273,7 +278,14 @@ class ProbeRecorder(BaseMetric):
         return record
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
-        """Keep the gathered records (rank 0) and summarise the pass."""
+        """Keep the gathered records (rank 0) and summarise the pass.
+
+        Args:
+            results (list[dict]): The records of every rank.
+
+        Returns:
+            dict: :func:`setting_summary` of the pass.
+        """
         self.records = sorted(results, key=lambda r: r['sample_idx'])
         return setting_summary(self.records, list(self.input_keys))
 

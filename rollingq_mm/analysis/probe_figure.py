@@ -25,9 +25,9 @@ def plot_noise_probe(accuracy_rows: Sequence[Mapping],
 
     Args:
         accuracy_rows (Sequence[Mapping]): From
-            :func:`~rollingq_mm.analysis.probe_summary.accuracy_by_level`.
+            ``rollingq_mm.analysis.probe_summary.accuracy_by_level``.
         correlation_rows (Sequence[Mapping]): From
-            :func:`~rollingq_mm.analysis.probe_summary.attention_quality_correlation`.
+            ``attention_quality_correlation`` (same module).
         records (Sequence[Mapping]): The per-sample records.
         modalities (Sequence[str]): Corrupted modalities, in legend order.
         out_file (str): PNG path; its folder is created.
@@ -62,6 +62,7 @@ def plot_noise_probe(accuracy_rows: Sequence[Mapping],
 
 
 def _accuracy_panel(ax, rows, modalities, colours) -> None:
+    """Fused (solid) and corrupted-modality probe (dashed) top-1 by level."""
     for name in modalities:
         own = [r for r in rows if r['corrupted'] == name]
         levels = [float(r['level']) for r in own]
@@ -79,6 +80,8 @@ def _accuracy_panel(ax, rows, modalities, colours) -> None:
 
 
 def _attention_panel(ax, rows, modalities, colours) -> None:
+    """Mean attention share per modality by level (line style: which
+    modality is noisy)."""
     styles = ('-', '--', ':', '-.')
     for noisy_index, noisy in enumerate(modalities):
         own = [r for r in rows if r['corrupted'] == noisy]
@@ -98,6 +101,7 @@ def _attention_panel(ax, rows, modalities, colours) -> None:
 
 
 def _scatter_panel(ax, correlation_rows, records, colours) -> None:
+    """Per-sample attention share against quality in the random pass."""
     subset = [r for r in records if r['setting'] == RANDOM]
     for row in correlation_rows:
         name = row['modality']

@@ -92,7 +92,8 @@ def accuracy_by_level(records: Sequence[Mapping], modalities: Sequence[str],
                     and math.isclose(float(r['level']), level)
                 ]
             if not subset:
-                raise ValueError(f'no records of {name} at noise level {level}')
+                raise ValueError(
+                    f'no records of {name} at noise level {level}')
             rows.append(dict(corrupted=name, level=float(level),
                              **setting_summary(subset, modalities)))
     return rows

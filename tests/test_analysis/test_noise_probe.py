@@ -1,4 +1,4 @@
-"""The noise probe's building blocks, and a probe of a head without attention."""
+"""The noise probe's building blocks; a probe of a head without attention."""
 import math
 
 import pytest
