@@ -15,7 +15,7 @@ size (the paper's: B=64, L = 1 + 513 + 589 tokens, C=768, one head, dropout
 
 Reported, all measured in the same run:
 
-* time: median seconds per step over ``--repeats`` steps after ``--warmup``;
+* time: the best of ``--repeats`` steps after ``--warmup`` (seconds);
 * peak memory of one step: on CPU (torch has no allocator statistics there)
   the kernel's peak resident set size (``VmHWM``, reset to the current RSS
   through ``/proc/self/clear_refs`` just before the step) minus the RSS
@@ -33,7 +33,7 @@ or ``--batch 8`` for a quick run.
 """
 import argparse
 import json
-import statistics
+import os
 import subprocess
 import sys
 import time
@@ -135,9 +135,10 @@ class Setup:
             tensor.grad = None
 
 
-def median_seconds(function: Callable[[], None], device: torch.device,
+def best_seconds(function: Callable[[], None], device: torch.device,
                    warmup: int, repeats: int) -> float:
-    """Median wall time of ``function`` over ``repeats`` calls."""
+    """Shortest wall time of ``function`` over ``repeats`` calls (the least
+    disturbed by other processes on a shared machine)."""
     for _ in range(warmup):
         function()
     times: List[float] = []
@@ -147,7 +148,7 @@ def median_seconds(function: Callable[[], None], device: torch.device,
         function()
         sync(device)
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return min(times)
 
 
 def peak_step_mib(setup: Setup, variant: str) -> float:
@@ -191,7 +192,7 @@ def statistics_seconds(setup: Setup, warmup: int,
     """Cost of the head's statistics on one batch, in two parts.
 
     Returns:
-        tuple: Median seconds of ``attention_statistics`` (mean keys,
+        tuple: Best seconds of ``attention_statistics`` (mean keys,
         cosines, shares, AIRStatistics update), and the extra time of the
         uniform row that ``attend`` adds to its products with the tokens to
         get their means (same products timed with and without the row).
@@ -205,7 +206,7 @@ def statistics_seconds(setup: Setup, warmup: int,
         query = head.current_query()
         attention = head.cls_attention(query, sequences)
         means = head.attend(attention, sequences)[1][:, 1:]
-        update = median_seconds(
+        update = best_seconds(
             lambda: head.attention_statistics(query, means, attention,
                                               lengths), setup.device, warmup,
             repeats)
@@ -217,9 +218,9 @@ def statistics_seconds(setup: Setup, warmup: int,
             for chunk, sequence in zip(weights, sequences):
                 torch.einsum('bhl,blc->bhc', chunk, sequence)
 
-        with_row = median_seconds(lambda: products(rows), setup.device,
+        with_row = best_seconds(lambda: products(rows), setup.device,
                                   warmup, repeats)
-        without_row = median_seconds(lambda: products(chunks), setup.device,
+        without_row = best_seconds(lambda: products(chunks), setup.device,
                                      warmup, repeats)
     return update, max(with_row - without_row, 0.0)
 
@@ -235,7 +236,8 @@ def main() -> None:
     print(f'Fusion layer train step (forward + backward), B={args.batch}, '
           f'L={length} (1+{args.audio_tokens}+{args.visual_tokens}), '
           f'C={args.channels}, 1 head, device {args.device}'
-          f'{f", {threads} threads" if setup.device.type == "cpu" else ""}')
+          f'{f", {threads} threads" if setup.device.type == "cpu" else ""}'
+          f', load average {os.getloadavg()[0]:.1f}')
     memory_method = ('peak RSS above the RSS before the step, fresh '
                      'process per variant'
                      if setup.device.type == 'cpu' else
@@ -245,9 +247,10 @@ def main() -> None:
                  mha='nn.MultiheadAttention (full)',
                  explicit='explicit softmax(QK^T) (full)')
     print(f'{"variant":32s} {"s/step":>9s} {"peak MiB":>10s}   '
-          f'(memory: {memory_method})')
+          f'(time: best of {args.repeats}; '
+          f'memory: {memory_method})')
     for variant in VARIANTS:
-        seconds = median_seconds(lambda: setup.step(variant), setup.device,
+        seconds = best_seconds(lambda: setup.step(variant), setup.device,
                                  args.warmup, args.repeats)
         mib = memory_in_subprocess(args, variant)
         results[variant] = dict(seconds=seconds, mib=mib)
