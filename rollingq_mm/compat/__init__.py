@@ -5,6 +5,9 @@ config that has ``custom_imports=dict(imports=['rollingq_mm'])``.
 """
 from .checkpoint import (UnsafeCheckpointError, install_safe_checkpoint_loading,
                          safe_torch_load, trusted_checkpoint_loading)
+from .checkpoint_files import (atomic_write_bytes, find_resumable_checkpoint,
+                               install_checkpoint_files,
+                               is_complete_checkpoint)
 from .distributed import install_cpu_distributed
 from .mmaction_drn import DRNUnavailable, install_drn_placeholder
 from .version_gate import check_versions, installed_version
@@ -14,6 +17,7 @@ def install_compat() -> None:
     """Apply every fix in this package; safe to call more than once."""
     install_drn_placeholder()
     install_safe_checkpoint_loading()
+    install_checkpoint_files()
     install_cpu_distributed()
 
 
@@ -21,5 +25,7 @@ __all__ = [
     'install_compat', 'check_versions', 'installed_version',
     'safe_torch_load', 'trusted_checkpoint_loading', 'UnsafeCheckpointError',
     'DRNUnavailable', 'install_cpu_distributed', 'install_drn_placeholder',
-    'install_safe_checkpoint_loading'
+    'install_safe_checkpoint_loading', 'atomic_write_bytes',
+    'find_resumable_checkpoint', 'install_checkpoint_files',
+    'is_complete_checkpoint'
 ]

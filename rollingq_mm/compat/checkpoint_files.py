@@ -1,0 +1,154 @@
+"""Crash-safe checkpoint files: atomic writes and a resume that checks them.
+
+mmengine 0.10.7 writes a checkpoint with ``open(path, 'wb').write(...)``
+(``LocalBackend.put``) and then names it in ``<work_dir>/last_checkpoint``,
+which ``--resume auto`` reads. A process killed during the write leaves a
+truncated file; when that file already had its name in ``last_checkpoint``
+(``CheckpointHook`` re-saves ``epoch_N.pth`` after a new best validation
+score, and ``max_keep_ckpts=1`` deletes the previous checkpoint before the
+new one is written), the next ``--resume auto`` picks it up and fails.
+
+Two fixes, installed by :func:`install_checkpoint_files`:
+
+* :func:`atomic_write_bytes` replaces ``LocalBackend.put`` / ``put_text``:
+  the bytes go to a temporary file in the same folder, are flushed to disk
+  (``fsync``) and renamed over the target (``os.replace``), so a reader sees
+  the old file or the complete new one, never a part.
+* :func:`find_resumable_checkpoint` replaces mmengine's
+  ``find_latest_checkpoint`` in the Runner: it resumes the file named in
+  ``last_checkpoint`` only if that file is a complete checkpoint, and
+  otherwise (empty or torn ``last_checkpoint``, missing or truncated file)
+  the newest complete training checkpoint in the work dir, with a warning.
+"""
+import logging
+import os
+import os.path as osp
+import tempfile
+import zipfile
+from typing import Optional, Union
+
+from mmengine.logging import print_log
+
+#: Prefix of the temporary files :func:`atomic_write_bytes` writes.
+TMP_PREFIX = '.tmp-'
+
+
+def atomic_write_bytes(data: bytes, path: Union[str, os.PathLike]) -> None:
+    """Write ``data`` to ``path`` so that no reader ever sees a partial file.
+
+    Args:
+        data (bytes): The whole content.
+        path (str | PathLike): The target; its folder is created if needed.
+    """
+    path = os.fspath(path)
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, tmp_path = tempfile.mkstemp(
+        prefix=TMP_PREFIX + osp.basename(path) + '.', dir=folder)
+    try:
+        with os.fdopen(handle, 'wb') as tmp_file:
+            tmp_file.write(data)
+            tmp_file.flush()
+            os.fsync(tmp_file.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        if osp.exists(tmp_path):
+            os.remove(tmp_path)
+        raise
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def is_complete_checkpoint(path: Union[str, os.PathLike]) -> bool:
+    """Whether ``path`` is a whole checkpoint written by ``torch.save``.
+
+    ``torch.save`` writes a zip archive whose central directory comes last,
+    so a file cut anywhere fails to open as a zip. (The legacy pickle format
+    is not written by torch >= 1.6 and is not accepted here.)
+
+    Args:
+        path (str | PathLike): The file.
+
+    Returns:
+        bool: True for a readable, complete archive.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return bool(archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _training_checkpoints(work_dir: str) -> list:
+    """``*.pth`` files of ``work_dir`` that a run can resume, newest first.
+
+    Best-score checkpoints (``best_*``, saved without optimizer) and
+    temporary files are left out.
+    """
+    names = [
+        name for name in os.listdir(work_dir)
+        if name.endswith('.pth') and not name.startswith(('best_', '.'))
+        and osp.isfile(osp.join(work_dir, name))
+    ]
+    paths = [osp.join(work_dir, name) for name in names]
+    return sorted(paths, key=lambda p: (osp.getmtime(p), p), reverse=True)
+
+
+def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``--resume auto`` should continue from, or None.
+
+    Args:
+        work_dir (str): The run's work dir.
+
+    Returns:
+        str | None: The file named in ``last_checkpoint`` if it is complete;
+        else the newest complete training checkpoint of ``work_dir``; None
+        when there is none (the run starts from scratch).
+    """
+    record = osp.join(work_dir, 'last_checkpoint')
+    named = ''
+    if osp.isfile(record):
+        with open(record) as handle:
+            named = handle.read().strip()
+    if named and is_complete_checkpoint(named):
+        return named
+    if not osp.isdir(work_dir):
+        return None
+    for path in _training_checkpoints(work_dir):
+        if is_complete_checkpoint(path):
+            reason = (f'names {named}, which is missing or incomplete'
+                      if named else 'is missing or empty')
+            print_log(
+                f'{record} {reason}; resuming from {path}, the newest '
+                'complete checkpoint in the work dir.',
+                logger='current', level=logging.WARNING)
+            return path
+    if named:
+        print_log(
+            f'{record} names {named}, which is missing or incomplete, and '
+            f'{work_dir} holds no complete checkpoint: starting from scratch.',
+            logger='current', level=logging.WARNING)
+    return None
+
+
+def _put(self, obj: bytes, filepath) -> None:
+    """``LocalBackend.put`` that writes atomically."""
+    atomic_write_bytes(obj, filepath)
+
+
+def _put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
+    """``LocalBackend.put_text`` that writes atomically."""
+    atomic_write_bytes(obj.encode(encoding), filepath)
+
+
+def install_checkpoint_files() -> None:
+    """Make mmengine's local file writes atomic and its auto-resume checked."""
+    from mmengine.fileio.backends import local_backend
+    from mmengine.runner import runner as mm_runner
+
+    local_backend.LocalBackend.put = _put
+    local_backend.LocalBackend.put_text = _put_text
+    mm_runner.find_latest_checkpoint = find_resumable_checkpoint
