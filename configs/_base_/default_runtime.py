@@ -15,6 +15,9 @@ default_hooks = dict(
         save_best='acc/fused_top1',
         rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Random-number state in every checkpoint and per-sample data seeds, so
+    # `--resume` continues exactly as the run would have (docs/reliability.md).
+    rng_state=dict(type='RNGStateHook', seed_per_sample=True),
     # training_curves.png in the work dir after training (AIR, attention
     # shares, accuracies; redraw with tools/analysis/plot_curves.py).
     curves=dict(type='TrainingCurvesHook'))

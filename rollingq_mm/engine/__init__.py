@@ -1,2 +1,2 @@
 """engine of rollingq_mm."""
-from .hooks import AIRHook, TrainingCurvesHook  # noqa: F401
+from .hooks import AIRHook, RNGStateHook, TrainingCurvesHook  # noqa: F401

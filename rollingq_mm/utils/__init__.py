@@ -1,4 +1,9 @@
 """Utilities shared by the command-line tools."""
 from .launch import exit_distributed_cleanly, setup_cli_env
+from .rng_state import (SampleSeededPipeline, get_rng_state, sample_seed,
+                        set_rng_state)
 
-__all__ = ['exit_distributed_cleanly', 'setup_cli_env']
+__all__ = [
+    'exit_distributed_cleanly', 'setup_cli_env', 'SampleSeededPipeline',
+    'get_rng_state', 'sample_seed', 'set_rng_state'
+]

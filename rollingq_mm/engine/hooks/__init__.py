@@ -1,5 +1,6 @@
 """Training hooks of rollingq_mm."""
 from .air_hook import AIRHook
+from .rng_state_hook import RNGStateHook
 from .training_curves_hook import TrainingCurvesHook
 
-__all__ = ['AIRHook', 'TrainingCurvesHook']
+__all__ = ['AIRHook', 'RNGStateHook', 'TrainingCurvesHook']

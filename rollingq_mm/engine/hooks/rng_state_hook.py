@@ -1,0 +1,119 @@
+"""Hook that makes a resumed run draw the same random numbers as before."""
+import multiprocessing
+from typing import Any, Dict, Optional
+
+import torch
+from mmaction.registry import HOOKS
+from mmengine.hooks import Hook
+
+from rollingq_mm.utils.rng_state import (SampleSeededPipeline, get_rng_state,
+                                         set_rng_state)
+
+#: Checkpoint key holding the saved generator states.
+CHECKPOINT_KEY = 'rng_state'
+
+
+@HOOKS.register_module()
+class RNGStateHook(Hook):
+    """Save and restore the random-number state, so resumes are exact.
+
+    mmengine seeds the generators once per process and saves no generator
+    state, so a run resumed from ``epoch_N.pth`` draws other dropout masks
+    and data augmentations than the same run never interrupted. This hook
+    removes every difference, for epoch-based training:
+
+    * At the end of each training epoch it takes a snapshot of the global
+      Python, NumPy, torch (and CUDA) generators, stores it in every
+      checkpoint (key ``rng_state``; plain tensors and numbers, so weights-only
+      loading still reads the file) and puts it back at the start of the next
+      epoch. Validation therefore never shifts the training streams, and a
+      resumed run (restored in ``after_load_checkpoint`` when the run
+      continues from the checkpoint's epoch and iteration) starts its next
+      epoch from the same state.
+    * It gives the training DataLoader its own ``torch.Generator``, so that
+      creating the loader's iterator (which happens once with persistent
+      workers and every epoch without) draws nothing from the global stream.
+    * With ``seed_per_sample`` the training pipeline runs under
+      :class:`~rollingq_mm.utils.SampleSeededPipeline`: each sample's random
+      transforms are seeded by (seed, epoch, sample index), which does not
+      depend on the worker that loads it, on persistent workers, on the
+      number of workers or ranks, or on a restart. Errors raised while
+      loading a sample name it and its files.
+
+    Exactness also needs deterministic kernels (``--deterministic``; on GPU
+    cuDNN/cuBLAS settings) and the same number of ranks and threads.
+
+    Args:
+        seed_per_sample (bool): Seed the training pipeline per sample.
+            Defaults to True.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, seed_per_sample: bool = True) -> None:
+        if not isinstance(seed_per_sample, bool):
+            raise ValueError('RNGStateHook: seed_per_sample must be a bool, '
+                             f'got {seed_per_sample!r}.')
+        self.seed_per_sample = seed_per_sample
+        self._snapshot: Optional[Dict[str, Any]] = None
+        self._loaded: Optional[Dict[str, Any]] = None
+        self._epoch = multiprocessing.RawValue('q', 0)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Keep the checkpoint's generator states for a resume."""
+        state = checkpoint.get(CHECKPOINT_KEY)
+        meta = checkpoint.get('meta') or {}
+        self._loaded = None
+        if state is not None:
+            self._loaded = dict(state=state, epoch=meta.get('epoch'),
+                                iter=meta.get('iter'))
+
+    def _wrap_pipelines(self, runner, dataset) -> int:
+        """Seed the pipeline of ``dataset`` and of the datasets it wraps."""
+        wrapped = 0
+        pipeline = getattr(dataset, 'pipeline', None)
+        if callable(pipeline):
+            if isinstance(pipeline, SampleSeededPipeline):
+                pipeline = pipeline.pipeline
+            dataset.pipeline = SampleSeededPipeline(
+                pipeline, runner.seed, self._epoch)
+            wrapped += 1
+        inner = list(getattr(dataset, 'datasets', None) or [])
+        if getattr(dataset, 'dataset', None) is not None:
+            inner.append(dataset.dataset)
+        for child in inner:
+            wrapped += self._wrap_pipelines(runner, child)
+        return wrapped
+
+    def before_train(self, runner) -> None:
+        """Isolate the loader, seed its pipeline, restore a resumed state."""
+        loader = runner.train_dataloader
+        loader.generator = torch.Generator().manual_seed(runner.seed)
+        if self.seed_per_sample and not self._wrap_pipelines(
+                runner, loader.dataset):
+            runner.logger.warning(
+                'RNGStateHook: the training dataset has no pipeline to seed '
+                'per sample; its random transforms are not resumed exactly.')
+        loaded = self._loaded
+        if loaded is not None and (loaded['epoch'], loaded['iter']) == (
+                runner.epoch, runner.iter):
+            set_rng_state(loaded['state'])
+            runner.logger.info(
+                'RNGStateHook: restored the random-number state saved at '
+                f'epoch {runner.epoch}, iteration {runner.iter}.')
+        self._loaded = None
+        self._snapshot = get_rng_state()
+
+    def before_train_epoch(self, runner) -> None:
+        """Start the epoch from the state the previous one ended with."""
+        set_rng_state(self._snapshot)
+        self._epoch.value = runner.epoch
+
+    def after_train_epoch(self, runner) -> None:
+        """Take the snapshot the next epoch (and the checkpoint) starts from."""
+        self._snapshot = get_rng_state()
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Store the snapshot in the checkpoint."""
+        checkpoint[CHECKPOINT_KEY] = (
+            self._snapshot if self._snapshot is not None else get_rng_state())

@@ -1,0 +1,143 @@
+"""Random-number state: capture and restore it, and per-sample data seeds.
+
+mmengine seeds the generators once per process and does not save their
+state in checkpoints; :class:`~rollingq_mm.engine.RNGStateHook` uses these
+helpers to make a resumed run draw the same numbers as an uninterrupted one.
+
+:class:`SampleSeededPipeline` gives each (epoch, sample) its own random
+streams, so random data transforms do not depend on which DataLoader worker
+runs them, on how long that worker has lived (persistent workers), on the
+number of workers or ranks, or on a restart.
+"""
+import random
+from typing import Any, Callable, Dict, Optional, Sequence
+
+import numpy as np
+import torch
+
+#: Info keys whose values name a sample's media files (for error notes).
+MEDIA_KEYS = ('filename', 'frame_dir', 'img_path', 'audio_path')
+
+
+def get_rng_state() -> Dict[str, Any]:
+    """The state of Python's, NumPy's and torch's global generators.
+
+    Returns:
+        dict: ``python`` (tuple), ``numpy`` (dict of plain values and an
+        int64 tensor), ``torch`` (uint8 tensor) and, with CUDA, ``cuda``
+        (list of uint8 tensors): only tensors and plain Python data, so a
+        checkpoint holding it still loads weights-only.
+    """
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = dict(
+        python=random.getstate(),
+        numpy=dict(kind=kind, keys=torch.from_numpy(keys.astype(np.int64)),
+                   pos=int(pos), has_gauss=int(has_gauss),
+                   cached_gaussian=float(cached)),
+        torch=torch.get_rng_state())
+    if torch.cuda.is_available():
+        state['cuda'] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Dict[str, Any]) -> None:
+    """Restore a state returned by :func:`get_rng_state`.
+
+    Args:
+        state (dict): The state. A ``cuda`` entry is applied only when as
+            many CUDA devices are visible as it holds.
+    """
+    random.setstate(state['python'])
+    numpy = state['numpy']
+    np.random.set_state(
+        (numpy['kind'], numpy['keys'].numpy().astype(np.uint32),
+         numpy['pos'], numpy['has_gauss'], numpy['cached_gaussian']))
+    torch.set_rng_state(state['torch'])
+    cuda = state.get('cuda')
+    if cuda is not None and torch.cuda.is_available() and \
+            len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def sample_seed(seed: int, epoch: int, index: int) -> int:
+    """A 64-bit seed for one sample in one epoch.
+
+    Args:
+        seed (int): The run's seed.
+        epoch (int): The 0-based epoch.
+        index (int): The sample's index in its dataset.
+
+    Returns:
+        int: A seed in ``[0, 2**64)``, well mixed (NumPy ``SeedSequence``).
+    """
+    words = np.random.SeedSequence([seed, epoch, index]).generate_state(
+        2, np.uint32)
+    return int(words[0]) | int(words[1]) << 32
+
+
+def describe_sample(results: dict) -> str:
+    """``sample <idx> (<media files>)`` for error messages."""
+    files = [str(results[key]) for key in MEDIA_KEYS if results.get(key)]
+    return (f'sample {results.get("sample_idx")} '
+            f'({", ".join(files) or "no media path"})')
+
+
+class SampleSeededPipeline:
+    """A data pipeline run under the random streams of its (epoch, sample).
+
+    Before the wrapped pipeline runs on a sample, Python's ``random``,
+    NumPy's global generator and torch's CPU generator are seeded with
+    :func:`sample_seed` ``(seed, epoch, results['sample_idx'])``; afterwards
+    their previous states are put back, so the caller's streams (e.g. the
+    dropout of a ``num_workers=0`` run) are untouched. An exception raised by
+    the pipeline gets a note naming the sample and its media files (the
+    note is kept in the error a DataLoader worker sends to the main process).
+
+    Args:
+        pipeline (callable): The dataset's pipeline (``Compose``).
+        seed (int): The run's seed.
+        epoch (multiprocessing.RawValue): Shared integer whose ``value`` is
+            the current 0-based epoch, read per sample, so DataLoader workers
+            (persistent ones too) see the main process's updates.
+    """
+
+    def __init__(self, pipeline: Callable[[dict], Optional[dict]], seed: int,
+                 epoch: Any) -> None:
+        self.pipeline = pipeline
+        self.seed = seed
+        self.epoch = epoch
+
+    def __call__(self, results: dict) -> Optional[dict]:
+        """Run the wrapped pipeline on one sample's info dict.
+
+        Args:
+            results (dict): The info dict, with ``sample_idx``.
+
+        Returns:
+            dict | None: What the wrapped pipeline returns.
+        """
+        if 'sample_idx' not in results:
+            raise KeyError('SampleSeededPipeline needs results["sample_idx"] '
+                           '(set by mmengine BaseDataset.get_data_info).')
+        seed = sample_seed(self.seed, self.epoch.value,
+                           int(results['sample_idx']))
+        saved = get_rng_state()
+        try:
+            random.seed(seed)
+            np.random.seed(seed % 2**32)
+            torch.manual_seed(seed)
+            return self.pipeline(results)
+        except Exception as error:
+            error.add_note(f'while loading {describe_sample(results)}')
+            raise
+        finally:
+            set_rng_state(saved)
+
+    @property
+    def transforms(self) -> Sequence:
+        """The transforms of the wrapped pipeline."""
+        return self.pipeline.transforms
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(seed={self.seed}, '
+                f'pipeline={self.pipeline!r})')
