@@ -11,7 +11,8 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import rollingq_mm  # noqa: F401  (compat layer and registration)
-from rollingq_mm.utils import exit_distributed_cleanly, setup_cli_env
+from rollingq_mm.utils import (exit_distributed_cleanly, setup_cli_env,
+                               validate_config)
 from mmaction.registry import RUNNERS  # noqa: E402  (after the compat layer)
 
 
@@ -58,6 +59,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    validate_config(cfg, mode='test')
     runner = (RUNNERS.build(cfg) if 'runner_type' in cfg else
               Runner.from_cfg(cfg))
     runner.test()

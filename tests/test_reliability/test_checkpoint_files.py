@@ -1,0 +1,100 @@
+"""Atomic checkpoint writes and the checked auto-resume (rollingq_mm.compat).
+
+A write cut short (here by a real file size limit: Python ignores SIGXFSZ,
+so the write fails with EFBIG) must leave the previous file whole, and
+``--resume auto`` must never pick a file it cannot load.
+"""
+import contextlib
+import os
+import resource
+
+import pytest
+import torch
+from mmengine.runner import runner as mm_runner
+from mmengine.runner import save_checkpoint
+
+from rollingq_mm.compat import (atomic_write_bytes, find_resumable_checkpoint,
+                                is_complete_checkpoint)
+
+
+@contextlib.contextmanager
+def file_size_limit(size: int):
+    """Limit the size of files this process writes (soft limit only)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def checkpoint(path, value: float, mtime: float):
+    """A small mmengine-like checkpoint with a chosen modification time."""
+    torch.save({'meta': {'epoch': int(value)},
+                'state_dict': {'w': torch.full((64, 64), value)}}, path)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def test_a_failed_write_leaves_the_previous_file_whole(tmp_path):
+    path = tmp_path / 'epoch_1.pth'
+    path.write_bytes(b'previous')
+    with file_size_limit(1024), pytest.raises(OSError):
+        atomic_write_bytes(b'x' * 4096, path)
+    assert path.read_bytes() == b'previous'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['epoch_1.pth']
+    atomic_write_bytes(b'new', path)
+    assert path.read_bytes() == b'new'
+
+
+def test_mmengine_save_checkpoint_writes_atomically(tmp_path):
+    path = tmp_path / 'epoch_2.pth'
+    checkpoint(path, 2.0, 1000.0)
+    with file_size_limit(4096), pytest.raises(OSError):
+        save_checkpoint({'state_dict': {'w': torch.zeros(64, 64)}}, str(path))
+    assert is_complete_checkpoint(path)
+    assert torch.load(path)['state_dict']['w'][0, 0] == 2.0
+    assert [p.name for p in tmp_path.iterdir()] == ['epoch_2.pth']
+
+
+def test_is_complete_checkpoint_rejects_cut_files(tmp_path):
+    whole = checkpoint(tmp_path / 'a.pth', 1.0, 1000.0)
+    data = whole.read_bytes()
+    assert is_complete_checkpoint(whole)
+    for size in (0, 100, len(data) // 2, len(data) - 1):
+        cut = tmp_path / f'cut_{size}.pth'
+        cut.write_bytes(data[:size])
+        assert not is_complete_checkpoint(cut), size
+    assert not is_complete_checkpoint(tmp_path / 'missing.pth')
+
+
+@pytest.mark.parametrize('record', ['torn', 'missing', 'empty', 'absent'])
+def test_auto_resume_falls_back_to_the_newest_whole_checkpoint(
+        tmp_path, record):
+    checkpoint(tmp_path / 'epoch_1.pth', 1.0, 1000.0)
+    newest = checkpoint(tmp_path / 'epoch_2.pth', 2.0, 2000.0)
+    checkpoint(tmp_path / 'best_acc_epoch_2.pth', 2.0, 3000.0)
+    torn = tmp_path / 'epoch_3.pth'
+    torn.write_bytes(newest.read_bytes()[:500])
+    os.utime(torn, (4000.0, 4000.0))
+    (tmp_path / '.tmp-epoch_3.pth.abc').write_bytes(newest.read_bytes())
+    named = dict(torn=str(torn), missing=str(tmp_path / 'epoch_9.pth'),
+                 empty='', absent=None)[record]
+    if named is not None:
+        (tmp_path / 'last_checkpoint').write_text(named)
+    assert find_resumable_checkpoint(str(tmp_path)) == str(newest)
+
+
+def test_auto_resume_takes_the_named_whole_checkpoint_or_nothing(tmp_path):
+    assert find_resumable_checkpoint(str(tmp_path)) is None
+    older = checkpoint(tmp_path / 'epoch_1.pth', 1.0, 1000.0)
+    checkpoint(tmp_path / 'epoch_2.pth', 2.0, 2000.0)
+    (tmp_path / 'last_checkpoint').write_text(str(older))
+    assert find_resumable_checkpoint(str(tmp_path)) == str(older)
+    for path in tmp_path.glob('epoch_*.pth'):
+        path.write_bytes(b'PK')
+    assert find_resumable_checkpoint(str(tmp_path)) is None
+
+
+def test_the_runner_uses_the_checked_auto_resume():
+    assert mm_runner.find_latest_checkpoint is find_resumable_checkpoint
