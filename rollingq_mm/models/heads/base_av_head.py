@@ -149,6 +149,34 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
             batch = tokens.shape[0]
         return batch
 
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
+                              **kwargs) -> None:
+        """Refuse a checkpoint whose classifiers have another class count.
+
+        PyTorch only reports such a size mismatch, and mmengine's
+        non-strict loading (``load_from``, ``tools/test.py``) turns the report
+        into a warning and keeps randomly initialised classifiers.
+        """
+        classifiers = [f'probes.{name}' for name in self.modalities]
+        if isinstance(getattr(self, 'fc_cls', None), nn.Linear):
+            classifiers.insert(0, 'fc_cls')
+        modules = dict(self.named_modules())
+        for name in classifiers:
+            for param_name, param in modules[name].named_parameters(
+                    recurse=False):
+                key = f'{prefix}{name}.{param_name}'
+                found = state_dict.get(key)
+                if found is not None and found.shape != param.shape:
+                    raise ValueError(
+                        f'Checkpoint key {key} has shape '
+                        f'{tuple(found.shape)} ({found.shape[0]} classes), '
+                        f'the model\'s has {tuple(param.shape)} '
+                        f'(num_classes={self.num_classes}). Set the '
+                        "head's num_classes to the checkpoint's, or drop "
+                        f'the {prefix}fc_cls.* and {prefix}probes.* keys from '
+                        'the checkpoint to train new classifiers.')
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def pool(self, tokens: Tensor) -> Tensor:
         """Pool tokens (B, L, C) into (B, C) as ``probe_pool`` says."""
         if self.probe_pool == 'cls':

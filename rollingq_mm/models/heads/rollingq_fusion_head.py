@@ -1,10 +1,12 @@
 """Attention fusion head with a rotatable query (RollingQ)."""
+import logging
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmaction.registry import MODELS
+from mmengine.logging import print_log
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor
 
@@ -167,6 +169,46 @@ class RollingQFusionHead(BaseAVHead):
         composed = new @ self.rotation.to(torch.float64)
         self.rotation.copy_(composed.to(self.rotation.dtype))
         self.num_rotations += 1
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str,
+                              local_metadata: dict, strict: bool,
+                              missing_keys: List[str], *args,
+                              **kwargs) -> None:
+        """Load, and say what the checkpoint holds of the RollingQ state.
+
+        A checkpoint with ``rotation`` and ``num_rotations`` (any run of this
+        head, rotating or not) loads them and logs how many rotations it
+        carries. One without both (a fusion head saved without RollingQ
+        state) loads with the identity rotation and a count of 0, logged as
+        a warning instead of reported as missing keys.
+        """
+        keys = (prefix + 'rotation', prefix + 'num_rotations')
+        present = [key for key in keys if key in state_dict]
+        if len(present) == 1:
+            raise ValueError(
+                f'The checkpoint has {present[0]} but not '
+                f'{(set(keys) - set(present)).pop()}: the rotation and its '
+                'count are saved together.')
+        if present:
+            count = int(state_dict[keys[1]])
+            print_log(
+                f'The checkpoint carries {count} rotation(s) of the fusion '
+                f'query ({keys[0]}, {keys[1]}={count}); loaded'
+                + (', so the query is rotated as in that run.'
+                   if count else ' (identity rotation).'),
+                logger='current')
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, *args, **kwargs)
+        if not present:
+            with torch.no_grad():
+                self.rotation.copy_(torch.eye(self.fusion_dim))
+                self.num_rotations.zero_()
+            missing_keys[:] = [k for k in missing_keys if k not in keys]
+            print_log(
+                f'The checkpoint has no {keys[0]} / {keys[1]} (a fusion head '
+                'saved without RollingQ state): the fusion query keeps the '
+                'identity rotation and a rotation count of 0.',
+                logger='current', level=logging.WARNING)
 
     def cls_attention(self, query: Tensor,
                       sequences: List[Tensor]) -> Tensor:
