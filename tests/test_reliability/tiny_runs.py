@@ -106,7 +106,10 @@ def tiny_avdigits_config(work_dir: Path,
         if step.type == 'FixAudioLength':
             step.seconds = train_audio_seconds
     cfg.train_cfg.max_epochs = max_epochs
-    cfg.param_scheduler[-1].end = max_epochs
+    if max_epochs > 1:
+        cfg.param_scheduler[-1].end = max_epochs
+    else:
+        cfg.param_scheduler = cfg.param_scheduler[:1]
     cfg.default_hooks.logger.interval = 1
     cfg.default_hooks.pop('curves')
     cfg.work_dir = str(work_dir)
