@@ -18,8 +18,12 @@ def find_run_files(run_dir: str,
                    checkpoint_pattern: str = 'best_*.pth') -> Tuple[str, str]:
     """The config and checkpoint of a training work dir.
 
-    MMEngine's Runner dumps the config as ``<work_dir>/<config name>.py``;
+    MMEngine's Runner dumps the config as ``<work_dir>/<config name>.py``
+    (and the same text as ``<work_dir>/<time>/vis_data/config.py``);
     ``CheckpointHook(save_best=...)`` writes ``best_<metric>_epoch_<n>.pth``.
+    When the work dir holds other ``.py`` files too (e.g. a test config
+    written beside the run), only those equal to a ``vis_data/config.py``
+    of the run count.
 
     Args:
         run_dir (str): A training work dir.
@@ -33,13 +37,29 @@ def find_run_files(run_dir: str,
         FileNotFoundError: naming ``run_dir`` unless exactly one config and
             one checkpoint match.
     """
-    configs = sorted(glob.glob(osp.join(run_dir, '*.py')))
+    found = sorted(glob.glob(osp.join(run_dir, '*.py')))
+    configs = found
+    if len(found) > 1:
+        dumped = {
+            _read(path)
+            for path in glob.glob(osp.join(run_dir, '*', 'vis_data',
+                                           'config.py'))
+        }
+        configs = [path for path in found if _read(path) in dumped]
     checkpoints = sorted(glob.glob(osp.join(run_dir, checkpoint_pattern)))
     if len(configs) != 1 or len(checkpoints) != 1:
         raise FileNotFoundError(
-            f'{run_dir}: expected one dumped config (*.py) and one checkpoint '
-            f'({checkpoint_pattern}), found {configs} and {checkpoints}')
+            f'{run_dir}: expected one dumped config (*.py, the one equal to '
+            f'<time>/vis_data/config.py when there are several) and one '
+            f'checkpoint ({checkpoint_pattern}); found configs {found} and '
+            f'checkpoints {checkpoints}')
     return configs[0], checkpoints[0]
+
+
+def _read(path: str) -> str:
+    """The text of a file."""
+    with open(path) as file:
+        return file.read()
 
 
 def _mean_std(values: Sequence[float]) -> Tuple[float, float]:

@@ -55,6 +55,15 @@ def test_find_run_files(tmp_path):
     config, checkpoint = find_run_files(str(tmp_path))
     assert config.endswith('rollingq_avdigits.py')
     assert checkpoint.endswith('best_acc_fused_top1_epoch_3.pth')
+    # A test config beside the run: the Runner's own dump is the one.
+    (tmp_path / 'rollingq_avdigits.py').write_text('model = 1\n')
+    (tmp_path / 'test_rollingq_avdigits.py').write_text('model = 2\n')
+    with pytest.raises(FileNotFoundError, match='test_rollingq'):
+        find_run_files(str(tmp_path))
+    (tmp_path / '20261129_151314' / 'vis_data').mkdir(parents=True)
+    (tmp_path / '20261129_151314' / 'vis_data' / 'config.py').write_text(
+        'model = 1\n')
+    assert find_run_files(str(tmp_path))[0].endswith('/rollingq_avdigits.py')
 
 
 def test_tool_tabulates_probed_runs(probe, trained_rollingq, run_tool,
