@@ -195,7 +195,8 @@ def statistics_seconds(setup: Setup, warmup: int,
         tuple: Best seconds of ``attention_statistics`` (mean keys,
         cosines, shares, AIRStatistics update), and the extra time of the
         uniform row that ``attend`` adds to its products with the tokens to
-        get their means (same products timed with and without the row).
+        get their means (same products timed with and without the row,
+        alternately).
     """
     head = setup.head
     tokens = [setup.feats[name] for name in head.modalities]
@@ -218,10 +219,13 @@ def statistics_seconds(setup: Setup, warmup: int,
             for chunk, sequence in zip(weights, sequences):
                 torch.einsum('bhl,blc->bhc', chunk, sequence)
 
-        with_row = best_seconds(lambda: products(rows), setup.device,
-                                  warmup, repeats)
-        without_row = best_seconds(lambda: products(chunks), setup.device,
-                                     warmup, repeats)
+        # Alternate the two so that a change of machine load hits both.
+        with_row = without_row = float('inf')
+        for _ in range(repeats):
+            with_row = min(with_row, best_seconds(
+                lambda: products(rows), setup.device, warmup, 1))
+            without_row = min(without_row, best_seconds(
+                lambda: products(chunks), setup.device, warmup, 1))
     return update, max(with_row - without_row, 0.0)
 
 
