@@ -3,6 +3,7 @@ import shutil
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from rollingq_mm.analysis import read_csv
 from rollingq_mm.analysis.run_table import (aggregate_runs, find_run_files,
@@ -92,5 +93,7 @@ def test_tool_tabulates_probed_runs(probe, trained_rollingq, run_tool,
     assert float(summary[0]['visual@0.5_mean']) == pytest.approx(
         float(expected['top1_fused']))
     assert float(summary[0]['visual@0.5_std']) == 0.0
+    with Image.open(tmp_path / 'out' / 'summary.png') as image:
+        image.verify()
     markdown = (tmp_path / 'out' / 'summary.md').read_text()
     assert '| tiny | 2 |' in markdown and 'noise_probe_runs.py' in markdown

@@ -2,9 +2,10 @@
 
 Runs tools/analysis/noise_probe.py on the best checkpoint of every RUN_DIR
 (a training work dir: its dumped config and best_*.pth), then prints and
-saves, per method (runs with the same label are seeds of one method), fused
-top-1 under each noise level on each modality and the Pearson r between
-attention and quality, as mean ± std over the runs.
+saves (summary.md, summary.csv, summary.png), per method (runs with the
+same label are seeds of one method), fused top-1 under each noise level on
+each modality and the Pearson r between attention and quality, as mean ± std
+over the runs.
 
 Example:
     python tools/analysis/noise_probe_runs.py \
@@ -24,6 +25,7 @@ from mmengine.logging import print_log
 from rollingq_mm.analysis import read_csv, write_csv
 from rollingq_mm.analysis.run_table import (aggregate_runs, find_run_files,
                                             format_runs_table,
+                                            plot_runs_table,
                                             runs_table_csv_rows)
 
 PROBE = osp.join(osp.dirname(osp.abspath(__file__)), 'noise_probe.py')
@@ -50,6 +52,7 @@ def parse_args() -> argparse.Namespace:
                         'folder already has them')
     parser.add_argument('--cfg-options', nargs='+',
                         help='passed on to noise_probe.py')
+    parser.add_argument('--title', default='', help='title of summary.png')
     args = parser.parse_args()
     if args.labels is not None and len(args.labels) != len(args.run_dirs):
         parser.error(f'{len(args.labels)} labels for {len(args.run_dirs)} '
@@ -106,6 +109,8 @@ def main() -> None:
         file.write(f'{text}\n\nCommand: `{command}`\n')
     write_csv(runs_table_csv_rows(table),
               osp.join(args.out_dir, 'summary.csv'))
+    plot_runs_table(table, modalities, args.levels,
+                    osp.join(args.out_dir, 'summary.png'), title=args.title)
     print_log('noise probe over runs (mean ± std over runs)\n' + text,
               logger='current')
 
