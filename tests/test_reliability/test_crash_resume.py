@@ -138,6 +138,7 @@ def assert_same_run(actual: dict, expected: dict, resumed_epoch: int) -> None:
         assert resumed_counts.tolist() == counts.tolist(), key
 
 
+@pytest.mark.slow
 def test_runs_finish_and_the_kills_hit_where_intended(runs):
     first, resumed = runs['first'], runs['resumed']
     assert first['reference'].returncode == 0, first['reference'].stdout[-3000:]
@@ -153,6 +154,7 @@ def test_runs_finish_and_the_kills_hit_where_intended(runs):
         assert 'RNGStateHook: restored the random-number state' in run.stdout
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_after_a_rotation_resumes_bit_exactly(runs):
     work_dirs = runs['work_dirs']
     killed = runs['states']['killed']
@@ -173,6 +175,7 @@ def test_sigkill_mid_epoch_after_a_rotation_resumes_bit_exactly(runs):
         runs['first']['reference'].stdout)
 
 
+@pytest.mark.slow
 def test_kill_during_a_checkpoint_write_leaves_the_named_file_whole(runs):
     work_dir = runs['work_dirs']['torn_save']
     state = runs['states']['torn_save']
