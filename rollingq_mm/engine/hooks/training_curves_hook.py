@@ -35,7 +35,7 @@ class TrainingCurvesHook(Hook):
         self.title = title
 
     @master_only
-    def after_run(self, runner) -> None:
+    def after_train(self, runner) -> None:
         curves = load_run_curves(runner.work_dir)
         path = plot_run_curves(
             {runner.experiment_name: curves},
