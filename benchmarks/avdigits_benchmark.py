@@ -1,0 +1,443 @@
+"""Benchmark RollingQ against the vanilla and concat fusion on AV-Digits.
+
+For every seed, the three entry configs ``configs/{vanilla,rollingq,concat}
+_avdigits.py`` are trained with ``tools/train.py --seed SEED`` (the methods
+interleaved per seed, their order rotated from seed to seed, so that the load
+of a shared machine falls on all of them alike). Each run's best checkpoint on
+the VALIDATION split (speaker lucas) is then evaluated on the TEST split
+(speaker theo) with ``tools/test.py``, with two extra test metrics: the
+attention share per modality and the split's AIR (``AttentionShareMetric``,
+attention heads only) and the fused top-1 with each modality's input replaced
+by its training mean (``ModalityContributionMetric``).
+
+The table gives, per method, the mean ± std over seeds of: best validation
+fused top-1, test fused top-1, test top-1 of each modality's probe, the AIR
+and attention shares of the last training epoch (``AIRHook``), the test AIR
+and attention shares, the fused top-1 lost without each modality, the number
+of rotations and the wall time of one training run; then RollingQ's wall-time
+ratio to vanilla (the same model, plus the statistics and the rotations).
+
+Each training process runs ``--threads`` intra-op threads (default 1: the
+towers are tiny, and more threads than free cores slow PyTorch down many
+times on a shared machine) and one data-loading worker. Wall times depend on
+the machine's load; the ratio compares runs made side by side.
+
+Results go to ``--out-dir``: ``runs.json`` (one record per run),
+``summary.json``, ``results.md`` (the table) and ``runs.csv``.
+
+Run ``python benchmarks/avdigits_benchmark.py`` (15 runs; about 2-3 min
+per run on 2 idle cores). ``--no-test`` skips the test split (for choosing
+hyper-parameters on validation, e.g. with ``--cfg-options
+custom_hooks.0.rho=2.0``).
+"""
+import argparse
+import csv
+import glob
+import json
+import os
+import os.path as osp
+import re
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+from mmengine.config import Config, DictAction
+
+from rollingq_mm.visualization import load_run_curves
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+METHODS = ('vanilla', 'rollingq', 'concat')
+MODALITIES = ('audio', 'visual')
+BEST_CKPT = re.compile(r'best_acc_fused_top1_epoch_(\d+)\.pth$')
+
+
+@dataclass
+class RunRecord:
+    """What one training + test run measured.
+
+    Attributes:
+        method (str): ``vanilla``, ``rollingq`` or ``concat``.
+        seed (int): The training seed.
+        wall_s (float): Wall time of ``tools/train.py`` in seconds.
+        best_epoch (int): Epoch of the best validation checkpoint.
+        val (dict): Validation top-1 at that epoch: ``fused``, ``audio``,
+            ``visual``.
+        test (dict): The test metrics of ``tools/test.py``, e.g.
+            ``acc/fused_top1``, ``attn/audio_mean``, ``contrib/visual_drop``.
+        final_air (float, optional): AIR of the last training epoch (None
+            without an attention head).
+        final_attn (dict): Attention share per modality, last training epoch.
+        rotation_epochs (list): Epochs at whose end the query was rotated.
+    """
+    method: str
+    seed: int
+    wall_s: float
+    best_epoch: int
+    val: Dict[str, float]
+    test: Dict[str, float] = field(default_factory=dict)
+    final_air: Optional[float] = None
+    final_attn: Dict[str, float] = field(default_factory=dict)
+    rotation_epochs: List[int] = field(default_factory=list)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Command-line options (see the module docstring)."""
+    parser = argparse.ArgumentParser(
+        description='RollingQ vs vanilla vs concat fusion on AV-Digits')
+    parser.add_argument('--methods', nargs='+', default=list(METHODS),
+                        choices=METHODS, help='methods to run')
+    parser.add_argument('--seeds', nargs='+', type=int,
+                        default=[0, 1, 2, 3, 4], help='training seeds')
+    parser.add_argument('--out-dir', default='work_dirs/benchmark_avdigits',
+                        help='folder for the runs and the results')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='intra-op threads of each training process')
+    parser.add_argument('--no-test', action='store_true',
+                        help='skip the test split (hyper-parameter choice '
+                        'on validation)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, default={},
+        help='config overrides for every method, passed to tools/train.py '
+        'and applied to the test config')
+    return parser.parse_args(argv)
+
+
+def run_command(command: List[str], env: Dict[str, str], log_file: str,
+                what: str) -> float:
+    """Run ``command`` from the repository root; return its wall time.
+
+    Args:
+        command (list[str]): The command line.
+        env (dict): Its environment.
+        log_file (str): Where its stdout and stderr go.
+        what (str): Its name in error messages.
+
+    Returns:
+        float: Wall time in seconds.
+
+    Raises:
+        RuntimeError: Naming ``what``, the log file and its last lines when
+            the command fails.
+    """
+    start = time.perf_counter()
+    with open(log_file, 'w') as handle:
+        code = subprocess.call(command, cwd=REPO, env=env, stdout=handle,
+                               stderr=subprocess.STDOUT)
+    wall = time.perf_counter() - start
+    if code != 0:
+        with open(log_file) as handle:
+            tail = ''.join(handle.readlines()[-30:])
+        raise RuntimeError(f'{what} failed with exit code {code}; log '
+                           f'{log_file}, last lines:\n{tail}')
+    return wall
+
+
+def best_checkpoint(work_dir: str) -> str:
+    """The single ``best_acc_fused_top1_epoch_*.pth`` of a training run.
+
+    Args:
+        work_dir (str): The run's work dir.
+
+    Returns:
+        str: The checkpoint path.
+    """
+    found = [p for p in glob.glob(osp.join(work_dir, 'best_*.pth'))
+             if BEST_CKPT.search(p)]
+    if len(found) != 1:
+        raise FileNotFoundError(
+            f'{work_dir}: expected one best_acc_fused_top1_epoch_*.pth, '
+            f'found {sorted(found)}')
+    return found[0]
+
+
+def read_training(work_dir: str, method: str, seed: int,
+                  wall_s: float) -> RunRecord:
+    """A run's record from its work dir (logged scalars, best checkpoint).
+
+    Args:
+        work_dir (str): The run's work dir.
+        method (str): The method name.
+        seed (int): The training seed.
+        wall_s (float): The measured wall time.
+
+    Returns:
+        RunRecord: Without test metrics.
+    """
+    epoch = int(BEST_CKPT.search(best_checkpoint(work_dir)).group(1))
+    curves = load_run_curves(work_dir)
+    val = {}
+    for name in ('fused', ) + MODALITIES:
+        values = curves.accuracy.get(name, {})
+        if epoch not in values:
+            raise ValueError(f'{work_dir}: no validation acc/{name}_top1 '
+                             f'logged for the best epoch {epoch}')
+        val[name] = values[epoch]
+    record = RunRecord(method=method, seed=seed, wall_s=wall_s,
+                       best_epoch=epoch, val=val)
+    if curves.air:
+        last = max(curves.air)
+        record.final_air = curves.air[last]
+        record.final_attn = {m: curves.attention[m][last] for m in MODALITIES}
+        record.rotation_epochs = list(curves.rotation_epochs)
+    return record
+
+
+def write_test_config(config: str, options: dict, out_file: str) -> str:
+    """The test config: ``config`` with the options and contribution metric.
+
+    The recognizer predicts once more per modality with that input replaced
+    by zeros, i.e. its training mean after standardisation
+    (``model.test_cfg.ablation='mean'``), and ``ModalityContributionMetric``
+    reports the fused top-1 lost without each modality.
+
+    Args:
+        config (str): The entry config.
+        options (dict): ``--cfg-options`` overrides.
+        out_file (str): Where to write the test config.
+
+    Returns:
+        str: ``out_file``.
+    """
+    cfg = Config.fromfile(osp.join(REPO, config))
+    cfg.merge_from_dict(options)
+    cfg.model.test_cfg = dict(ablation='mean')
+    evaluators = cfg.test_evaluator
+    if not isinstance(evaluators, (list, tuple)):
+        evaluators = [evaluators]
+    cfg.test_evaluator = list(evaluators) + [
+        dict(type='ModalityContributionMetric', modalities=list(MODALITIES))
+    ]
+    cfg.dump(out_file)
+    return out_file
+
+
+def read_test_metrics(work_dir: str) -> Dict[str, float]:
+    """The metrics ``tools/test.py`` logged into ``<work_dir>/<time>/<time>.json``.
+
+    Args:
+        work_dir (str): The test run's work dir.
+
+    Returns:
+        dict: Metric name -> value.
+    """
+    files = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
+    if not files:
+        raise FileNotFoundError(f'{work_dir}: no test metrics json')
+    with open(files[-1]) as handle:
+        lines = [line for line in handle if line.strip()]
+    metrics = json.loads(lines[-1])
+    return {k: float(v) for k, v in metrics.items()
+            if isinstance(v, (int, float)) and '/' in k}
+
+
+def run_schedule(methods: Sequence[str], seeds: Sequence[int]) -> List[tuple]:
+    """(seed, method) pairs: methods interleaved, order rotated per seed.
+
+    Args:
+        methods (Sequence[str]): The methods.
+        seeds (Sequence[int]): The seeds.
+
+    Returns:
+        list[tuple]: The runs in execution order.
+    """
+    runs = []
+    for index, seed in enumerate(seeds):
+        shift = index % len(methods)
+        order = list(methods[shift:]) + list(methods[:shift])
+        runs.extend((seed, method) for method in order)
+    return runs
+
+
+def mean_std(values: Sequence[float]) -> Dict[str, float]:
+    """Mean and sample std (0 for one value) of ``values``."""
+    values = list(values)
+    return dict(mean=statistics.fmean(values),
+                std=statistics.stdev(values) if len(values) > 1 else 0.0,
+                n=len(values))
+
+
+#: Summary rows: (key, column title, getter of a record's value or None).
+COLUMNS = (
+    ('val_fused', 'val fused top-1', lambda r: r.val['fused']),
+    ('test_fused', 'test fused top-1', lambda r: r.test.get('acc/fused_top1')),
+    ('test_audio_probe', 'test audio probe',
+     lambda r: r.test.get('acc/audio_top1')),
+    ('test_visual_probe', 'test visual probe',
+     lambda r: r.test.get('acc/visual_top1')),
+    ('final_abs_air', 'final abs AIR (train)',
+     lambda r: None if r.final_air is None else abs(r.final_air)),
+    ('final_attn_audio', 'attn audio (train)',
+     lambda r: r.final_attn.get('audio')),
+    ('final_attn_visual', 'attn visual (train)',
+     lambda r: r.final_attn.get('visual')),
+    ('test_air', 'test AIR', lambda r: r.test.get('attn/air')),
+    ('test_attn_visual', 'test attn visual',
+     lambda r: r.test.get('attn/visual_mean')),
+    ('test_drop_audio', 'test drop w/o audio',
+     lambda r: r.test.get('contrib/audio_drop')),
+    ('test_drop_visual', 'test drop w/o visual',
+     lambda r: r.test.get('contrib/visual_drop')),
+    ('rotations', 'rotations',
+     lambda r: None if r.final_air is None else len(r.rotation_epochs)),
+    ('wall_s', 'wall s / run', lambda r: r.wall_s),
+)
+
+
+def summarise(records: Sequence[RunRecord]) -> Dict[str, dict]:
+    """Mean ± std per method of every column; the wall-time ratio.
+
+    Args:
+        records (Sequence[RunRecord]): All runs.
+
+    Returns:
+        dict: ``{method: {column: {mean, std, n}}}`` for the columns that
+        have values, plus ``'wall_ratio_rollingq_vs_vanilla'`` (mean wall of
+        RollingQ over mean wall of vanilla) when both ran.
+    """
+    summary: Dict[str, dict] = {}
+    for method in METHODS:
+        runs = [r for r in records if r.method == method]
+        if not runs:
+            continue
+        summary[method] = {}
+        for key, _, getter in COLUMNS:
+            values = [getter(r) for r in runs]
+            values = [v for v in values if v is not None]
+            if values:
+                summary[method][key] = mean_std(values)
+    if 'rollingq' in summary and 'vanilla' in summary:
+        summary['wall_ratio_rollingq_vs_vanilla'] = (
+            summary['rollingq']['wall_s']['mean'] /
+            summary['vanilla']['wall_s']['mean'])
+    return summary
+
+
+def format_table(summary: Dict[str, dict]) -> str:
+    """A markdown table: one column per method, mean ± std per row.
+
+    Args:
+        summary (dict): The output of :func:`summarise`.
+
+    Returns:
+        str: The table, and the wall-time ratio line when present.
+    """
+    methods = [m for m in METHODS if m in summary]
+    runs = {m: max(s['n'] for s in summary[m].values()) for m in methods}
+    lines = ['| | ' + ' | '.join(f'{m} (n={runs[m]})' for m in methods) +
+             ' |', '|---' * (len(methods) + 1) + '|']
+    for key, title, _ in COLUMNS:
+        if not any(key in summary[m] for m in methods):
+            continue
+        digits = 0 if key in ('wall_s', ) else (1 if key == 'rotations'
+                                                else 3)
+        cells = []
+        for method in methods:
+            stats = summary[method].get(key)
+            cells.append('-' if stats is None else
+                         f'{stats["mean"]:.{digits}f} ± '
+                         f'{stats["std"]:.{digits}f}')
+        lines.append(f'| {title} | ' + ' | '.join(cells) + ' |')
+    ratio = summary.get('wall_ratio_rollingq_vs_vanilla')
+    if ratio is not None:
+        lines.append('')
+        lines.append(f'RollingQ wall time / vanilla wall time: {ratio:.3f} '
+                     '(target <= 1.02)')
+    return '\n'.join(lines)
+
+
+def write_results(records: Sequence[RunRecord], out_dir: str,
+                  command: str) -> str:
+    """Write runs.json, runs.csv, summary.json and results.md.
+
+    Args:
+        records (Sequence[RunRecord]): All runs so far.
+        out_dir (str): The output folder.
+        command (str): The command line, quoted in results.md.
+
+    Returns:
+        str: The markdown table.
+    """
+    summary = summarise(records)
+    table = format_table(summary)
+    with open(osp.join(out_dir, 'runs.json'), 'w') as handle:
+        json.dump([asdict(r) for r in records], handle, indent=1)
+    with open(osp.join(out_dir, 'summary.json'), 'w') as handle:
+        json.dump(summary, handle, indent=1)
+    with open(osp.join(out_dir, 'runs.csv'), 'w', newline='') as handle:
+        writer = csv.writer(handle)
+        writer.writerow(['method', 'seed', 'best_epoch'] +
+                        [key for key, _, _ in COLUMNS])
+        for record in records:
+            writer.writerow([record.method, record.seed, record.best_epoch] +
+                            [getter(record) for _, _, getter in COLUMNS])
+    with open(osp.join(out_dir, 'results.md'), 'w') as handle:
+        handle.write(f'Command: `{command}`\n\n{table}\n')
+    return table
+
+
+def main(argv: Optional[Sequence[str]] = None) -> List[RunRecord]:
+    """Train and test every (seed, method); print and write the table."""
+    args = parse_args(argv)
+    out_dir = osp.abspath(args.out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
+               MKL_NUM_THREADS=str(args.threads))
+    options = [f'{k}={v}' for k, v in args.cfg_options.items()]
+    command = ' '.join(['python', 'benchmarks/avdigits_benchmark.py'] +
+                       (sys.argv[1:] if argv is None else list(argv)))
+    schedule = run_schedule(args.methods, args.seeds)
+    records: List[RunRecord] = []
+    start = time.perf_counter()
+    for index, (seed, method) in enumerate(schedule):
+        config = f'configs/{method}_avdigits.py'
+        work_dir = osp.join(out_dir, method, f'seed{seed}')
+        if glob.glob(osp.join(work_dir, '*.pth')):
+            raise FileExistsError(
+                f'{work_dir} holds checkpoints of an earlier run: choose '
+                'another --out-dir or delete it')
+        os.makedirs(work_dir, exist_ok=True)
+        print(f'[{index + 1}/{len(schedule)}] {method} seed {seed}: '
+              f'training ({work_dir})', flush=True)
+        train = [sys.executable, 'tools/train.py', config, '--work-dir',
+                 work_dir, '--seed', str(seed)]
+        if options:
+            train += ['--cfg-options'] + options
+        wall = run_command(train, env, osp.join(work_dir, 'train.log'),
+                           f'training {method} seed {seed}')
+        record = read_training(work_dir, method, seed, wall)
+        if not args.no_test:
+            test_dir = osp.join(work_dir, 'test')
+            os.makedirs(test_dir, exist_ok=True)
+            test_config = write_test_config(
+                config, args.cfg_options,
+                osp.join(work_dir, f'test_{method}_avdigits.py'))
+            run_command([sys.executable, 'tools/test.py', test_config,
+                         best_checkpoint(work_dir), '--work-dir', test_dir],
+                        env, osp.join(test_dir, 'test.log'),
+                        f'testing {method} seed {seed}')
+            record.test = read_test_metrics(test_dir)
+        records.append(record)
+        write_results(records, out_dir, command)
+        elapsed = time.perf_counter() - start
+        eta = elapsed / (index + 1) * (len(schedule) - index - 1)
+        fused = record.test.get('acc/fused_top1')
+        print(f'[{index + 1}/{len(schedule)}] {method} seed {seed}: '
+              f'{wall:.0f} s, best val fused {record.val["fused"]:.3f} '
+              f'(epoch {record.best_epoch})' +
+              ('' if fused is None else f', test fused {fused:.3f}') +
+              (f', final AIR {record.final_air:+.3f}'
+               if record.final_air is not None else '') +
+              f'; elapsed {elapsed / 60:.1f} min, eta {eta / 60:.1f} min',
+              flush=True)
+    table = write_results(records, out_dir, command)
+    print(f'\nAV-Digits, {len(args.seeds)} seeds, best validation checkpoint '
+          f'{"on validation only" if args.no_test else "evaluated on test"}'
+          f' (results in {out_dir}):\n\n{table}', flush=True)
+    return records
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,190 @@
+"""benchmarks/avdigits_benchmark.py: run order, log parsing, table, one run."""
+import csv
+import importlib.util
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / 'benchmarks' / 'avdigits_benchmark.py'
+
+
+@pytest.fixture(scope='module')
+def bench():
+    """The benchmark script as a module."""
+    spec = importlib.util.spec_from_file_location('avdigits_benchmark',
+                                                  SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def record(bench, method, seed, fused, wall, air=None, rotations=()):
+    """A synthetic run record."""
+    attn = {} if air is None else dict(audio=0.6, visual=0.3)
+    test = {'acc/fused_top1': fused, 'acc/audio_top1': fused - 0.1,
+            'acc/visual_top1': fused - 0.3}
+    if air is not None:
+        test.update({'attn/air': air / 2, 'attn/visual_mean': 0.3})
+    return bench.RunRecord(method=method, seed=seed, wall_s=wall,
+                           best_epoch=3, val=dict(fused=fused + 0.01,
+                                                  audio=0.5, visual=0.4),
+                           test=test, final_air=air, final_attn=attn,
+                           rotation_epochs=list(rotations))
+
+
+def test_schedule_interleaves_methods_and_rotates_their_order(bench):
+    methods = ('vanilla', 'rollingq', 'concat')
+    runs = bench.run_schedule(methods, [0, 1, 2])
+    assert len(runs) == 9
+    for index, seed in enumerate([0, 1, 2]):
+        block = runs[3 * index:3 * index + 3]
+        assert {s for s, _ in block} == {seed}
+        assert sorted(m for _, m in block) == sorted(methods)
+    # Over three seeds every method takes every position once.
+    for position in range(3):
+        assert {runs[3 * i + position][1] for i in range(3)} == set(methods)
+
+
+def test_summary_means_stds_and_wall_ratio(bench):
+    records = [
+        record(bench, 'vanilla', 0, 0.70, 100.0, air=0.6),
+        record(bench, 'vanilla', 1, 0.74, 110.0, air=-0.4),
+        record(bench, 'rollingq', 0, 0.76, 105.0, air=0.2, rotations=(5, 7)),
+        record(bench, 'rollingq', 1, 0.78, 126.0, air=0.1, rotations=(5, )),
+        record(bench, 'concat', 0, 0.80, 90.0),
+    ]
+    summary = bench.summarise(records)
+    assert summary['vanilla']['test_fused']['mean'] == pytest.approx(0.72)
+    assert summary['vanilla']['test_fused']['std'] == pytest.approx(
+        math.sqrt(2) * 0.02)
+    assert summary['vanilla']['final_abs_air']['mean'] == pytest.approx(0.5)
+    assert summary['rollingq']['rotations']['mean'] == pytest.approx(1.5)
+    assert summary['concat']['test_fused'] == dict(mean=pytest.approx(0.8),
+                                                   std=0.0, n=1)
+    assert 'final_abs_air' not in summary['concat']
+    assert summary['wall_ratio_rollingq_vs_vanilla'] == pytest.approx(
+        115.5 / 105.0)
+
+    table = bench.format_table(summary)
+    lines = table.splitlines()
+    assert lines[0] == ('| | vanilla (n=2) | rollingq (n=2) | concat (n=1) |')
+    fused = next(line for line in lines if line.startswith('| test fused'))
+    assert fused == ('| test fused top-1 | 0.720 ± 0.028 | 0.770 ± 0.014 | '
+                     '0.800 ± 0.000 |')
+    air = next(line for line in lines if line.startswith('| final abs AIR'))
+    assert air == ('| final abs AIR (train) | 0.500 ± 0.141 | 0.150 ± 0.071 '
+                   '| - |')
+    assert lines[-1] == ('RollingQ wall time / vanilla wall time: 1.100 '
+                         '(target <= 1.02)')
+
+
+def test_summary_without_vanilla_has_no_ratio(bench):
+    summary = bench.summarise([record(bench, 'concat', 0, 0.8, 90.0)])
+    assert 'wall_ratio_rollingq_vs_vanilla' not in summary
+    assert 'wall time' not in bench.format_table(summary)
+
+
+def write_scalars(work_dir: Path, lines: list) -> None:
+    """A run's vis_data/scalars.json as LocalVisBackend writes it."""
+    folder = work_dir / '20260101_000000' / 'vis_data'
+    folder.mkdir(parents=True)
+    (folder / 'scalars.json').write_text(
+        ''.join(json.dumps(line) + '\n' for line in lines))
+
+
+def test_read_training_takes_the_best_epoch_and_the_last_air(bench, tmp_path):
+    lines = []
+    for epoch, (air, angle, fused) in enumerate(
+            [(0.7, 0.0, 0.5), (0.8, 120.0, 0.7), (0.3, 0.0, 0.6)], 1):
+        lines.append({'rollingq/air': air, 'rollingq/attn_audio': 0.5 + air / 4,
+                      'rollingq/attn_visual': 0.4 - air / 4,
+                      'rollingq/rotation_angle': angle, 'step': epoch})
+        lines.append({'acc/fused_top1': fused, 'acc/audio_top1': fused - 0.1,
+                      'acc/visual_top1': 0.3, 'step': epoch})
+    write_scalars(tmp_path, lines)
+    (tmp_path / 'best_acc_fused_top1_epoch_2.pth').write_bytes(b'')
+    run = bench.read_training(str(tmp_path), 'rollingq', 4, 12.5)
+    assert (run.method, run.seed, run.wall_s, run.best_epoch) == (
+        'rollingq', 4, 12.5, 2)
+    assert run.val == pytest.approx(dict(fused=0.7, audio=0.6, visual=0.3))
+    assert run.final_air == pytest.approx(0.3)
+    assert run.final_attn == pytest.approx(dict(audio=0.575, visual=0.325))
+    assert run.rotation_epochs == [2]
+
+
+def test_read_training_refuses_ambiguous_or_missing_checkpoints(bench,
+                                                                tmp_path):
+    write_scalars(tmp_path, [{'acc/fused_top1': 0.5, 'step': 1}])
+    with pytest.raises(FileNotFoundError, match='expected one best_acc'):
+        bench.read_training(str(tmp_path), 'concat', 0, 1.0)
+    (tmp_path / 'best_acc_fused_top1_epoch_1.pth').write_bytes(b'')
+    with pytest.raises(ValueError, match=r'acc/audio_top1 logged for the '
+                       r'best epoch 1'):
+        bench.read_training(str(tmp_path), 'concat', 0, 1.0)
+    (tmp_path / 'best_acc_fused_top1_epoch_2.pth').write_bytes(b'')
+    with pytest.raises(FileNotFoundError, match='expected one best_acc'):
+        bench.read_training(str(tmp_path), 'concat', 0, 1.0)
+
+
+@pytest.mark.parametrize('method', ['concat', 'rollingq'])
+def test_test_config_adds_the_modality_ablation(bench, tmp_path, method):
+    out = bench.write_test_config(f'configs/{method}_avdigits.py',
+                                  {'test_dataloader.batch_size': 7},
+                                  str(tmp_path / 'test.py'))
+    cfg = Config.fromfile(out)
+    assert cfg.model.test_cfg == dict(ablation='mean')
+    assert cfg.test_dataloader.batch_size == 7
+    types = [e['type'] for e in cfg.test_evaluator]
+    assert types[0] == 'AccMetric'
+    assert types[-1] == 'ModalityContributionMetric'
+    assert ('AttentionShareMetric' in types) == (method == 'rollingq')
+
+
+def test_results_files(bench, tmp_path):
+    records = [record(bench, 'vanilla', 0, 0.7, 100.0, air=0.6),
+               record(bench, 'rollingq', 0, 0.75, 101.0, air=0.1)]
+    table = bench.write_results(records, str(tmp_path), 'python bench')
+    assert (tmp_path / 'results.md').read_text() == (
+        f'Command: `python bench`\n\n{table}\n')
+    runs = json.loads((tmp_path / 'runs.json').read_text())
+    assert [r['method'] for r in runs] == ['vanilla', 'rollingq']
+    with open(tmp_path / 'runs.csv') as handle:
+        rows = list(csv.DictReader(handle))
+    assert float(rows[1]['test_fused']) == pytest.approx(0.75)
+    summary = json.loads((tmp_path / 'summary.json').read_text())
+    assert summary['wall_ratio_rollingq_vs_vanilla'] == pytest.approx(1.01)
+
+
+@pytest.mark.slow
+def test_one_tiny_real_run(bench, tmp_path, capsys):
+    """rollingq for 1 epoch on 40 train / 20 val / 20 test clips."""
+    subset = {'train': range(0, 2000, 50), 'val': range(0, 500, 25),
+              'test': range(0, 500, 25)}
+    options = ['train_cfg.max_epochs=1', 'train_dataloader.batch_size=20',
+               'custom_hooks.0.begin_epoch=1'] + [
+                   f'{split}_dataloader.dataset.indices=[' +
+                   ','.join(map(str, indices)) + ']'
+                   for split, indices in subset.items()]
+    records = bench.main(['--methods', 'rollingq', '--seeds', '3',
+                          '--out-dir', str(tmp_path), '--cfg-options',
+                          *options])
+    (run, ) = records
+    assert (run.method, run.seed, run.best_epoch) == ('rollingq', 3, 1)
+    assert run.wall_s > 0
+    assert run.final_air is not None and run.rotation_epochs in ([], [1])
+    for key in ('acc/fused_top1', 'acc/visual_top1', 'attn/air',
+                'contrib/audio_drop', 'contrib/visual_drop'):
+        assert key in run.test
+    assert 0.0 <= run.test['acc/fused_top1'] <= 1.0
+    out = capsys.readouterr().out
+    assert re.search(r'\[1/1\] rollingq seed 3: \d+ s, best val fused '
+                     r'\d\.\d{3} \(epoch 1\), test fused \d\.\d{3}', out)
+    assert '| test fused top-1 | ' in out
+    with pytest.raises(FileExistsError, match='earlier run'):
+        bench.main(['--methods', 'rollingq', '--seeds', '3', '--out-dir',
+                    str(tmp_path)])
