@@ -39,7 +39,8 @@ class KillAtIterationHook(Hook):
         marker = osp.join(runner.work_dir, 'killed_at_iteration')
         if runner.iter + 1 == self.iteration and not osp.exists(marker):
             with open(marker, 'w') as handle:
-                handle.write(f'epoch {runner.epoch + 1} iter {runner.iter + 1}')
+                handle.write(
+                    f'epoch {runner.epoch + 1} iter {runner.iter + 1}')
             os.kill(os.getpid(), signal.SIGKILL)
 
 

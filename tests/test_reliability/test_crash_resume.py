@@ -22,6 +22,7 @@ from tiny_runs import (REPO, ROTATING_AIR_HOOK, subprocess_env,
 from rollingq_mm.compat import is_complete_checkpoint
 
 KILL_AT_ITERATION = 10
+AUTO_RESUMED = 'Auto resumed from the latest checkpoint '
 RUNS = {
     'reference': [],
     'killed': [dict(type='KillAtIterationHook', iteration=KILL_AT_ITERATION)],
@@ -141,7 +142,8 @@ def assert_same_run(actual: dict, expected: dict, resumed_epoch: int) -> None:
 @pytest.mark.slow
 def test_runs_finish_and_the_kills_hit_where_intended(runs):
     first, resumed = runs['first'], runs['resumed']
-    assert first['reference'].returncode == 0, first['reference'].stdout[-3000:]
+    reference = first['reference']
+    assert reference.returncode == 0, reference.stdout[-3000:]
     assert first['killed'].returncode == -9, first['killed'].stdout[-3000:]
     marker = runs['work_dirs']['killed'] / 'killed_at_iteration'
     assert marker.read_text() == f'epoch 3 iter {KILL_AT_ITERATION}'
@@ -162,8 +164,7 @@ def test_sigkill_mid_epoch_after_a_rotation_resumes_bit_exactly(runs):
     assert load(work_dirs['killed'], 'epoch_2.pth')['state_dict'][
         'fusion_head.num_rotations'] == 1
     log = runs['resumed']['killed'].stdout
-    assert re.search(r'Auto resumed from the latest checkpoint \S*epoch_2\.pth',
-                     log)
+    assert re.search(AUTO_RESUMED + r'\S*epoch_2\.pth', log)
     assert 'Epoch(train) [3][1/4]' in log and 'Epoch(train) [2]' not in log
     reference = load(work_dirs['reference'])
     resumed = load(work_dirs['killed'])
@@ -188,8 +189,7 @@ def test_kill_during_a_checkpoint_write_leaves_the_named_file_whole(runs):
     assert len(torn) == 1, state['files']
     assert 'epoch_2.pth' not in state['files']
     log = runs['resumed']['torn_save'].stdout
-    assert re.search(r'Auto resumed from the latest checkpoint \S*epoch_1\.pth',
-                     log)
+    assert re.search(AUTO_RESUMED + r'\S*epoch_1\.pth', log)
     assert is_complete_checkpoint(work_dir / 'epoch_4.pth')
     assert_same_run(load(work_dir), load(runs['work_dirs']['reference']),
                     resumed_epoch=1)

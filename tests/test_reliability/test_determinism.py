@@ -44,14 +44,15 @@ def test_same_config_and_seed_give_identical_metrics(tmp_path):
 
 
 def air_history(work_dir) -> tuple:
-    """Epoch AIR values and the final rotation of a run's last checkpoint."""
+    """Epoch AIR values, the final rotation buffers and the number of saved
+    random-number states (one per rank) of a run's last checkpoint."""
     checkpoint = torch.load(work_dir / 'epoch_3.pth', map_location='cpu',
                             weights_only=False)
     air = checkpoint['message_hub']['log_scalars']['rollingq/air'].data[0]
     head = {key.split('.')[-1]: value
             for key, value in checkpoint['state_dict'].items()
             if key.startswith('fusion_head.') and 'rotation' in key}
-    return np.asarray(air), head
+    return np.asarray(air), head, len(checkpoint['rng_state'])
 
 
 @pytest.mark.slow
@@ -80,8 +81,9 @@ def test_one_and_two_processes_follow_the_same_air_trajectory(tmp_path):
         assert run.returncode == 0, output[-3000:]
         if processes == 2:
             assert 'using the gloo backend' in output
-    air_1, head_1 = air_history(tmp_path / '1proc')
-    air_2, head_2 = air_history(tmp_path / '2proc')
+    air_1, head_1, states_1 = air_history(tmp_path / '1proc')
+    air_2, head_2, states_2 = air_history(tmp_path / '2proc')
+    assert (states_1, states_2) == (1, 2)
     assert len(air_1) == len(air_2) == 3
     assert np.abs(air_1 - air_2).max() < AIR_TOLERANCE, (air_1, air_2)
     assert int(head_1['num_rotations']) == int(head_2['num_rotations']) == 2

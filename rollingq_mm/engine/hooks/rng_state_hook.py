@@ -1,9 +1,10 @@
 """Hook that makes a resumed run draw the same random numbers as before."""
 import multiprocessing
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 from mmaction.registry import HOOKS
+from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.hooks import Hook
 
 from rollingq_mm.utils.rng_state import (SampleSeededPipeline, get_rng_state,
@@ -23,13 +24,13 @@ class RNGStateHook(Hook):
     removes every difference, for epoch-based training:
 
     * At the end of each training epoch it takes a snapshot of the global
-      Python, NumPy, torch (and CUDA) generators, stores it in every
-      checkpoint (key ``rng_state``; plain tensors and numbers, so weights-only
-      loading still reads the file) and puts it back at the start of the next
-      epoch. Validation therefore never shifts the training streams, and a
-      resumed run (restored in ``after_load_checkpoint`` when the run
-      continues from the checkpoint's epoch and iteration) starts its next
-      epoch from the same state.
+      Python, NumPy, torch (and CUDA) generators of every rank, stores the
+      list in every checkpoint (key ``rng_state``, one entry per rank; plain
+      tensors and numbers, so weights-only loading still reads the file) and
+      puts each rank's back at the start of the next epoch. Validation
+      therefore never shifts the training streams, and a resumed run
+      (restored when it continues from the checkpoint's epoch and iteration
+      with as many ranks) starts its next epoch from the same state.
     * It gives the training DataLoader its own ``torch.Generator``, so that
       creating the loader's iterator (which happens once with persistent
       workers and every epoch without) draws nothing from the global stream.
@@ -56,6 +57,7 @@ class RNGStateHook(Hook):
                              f'got {seed_per_sample!r}.')
         self.seed_per_sample = seed_per_sample
         self._snapshot: Optional[Dict[str, Any]] = None
+        self._all_ranks: Optional[List[Dict[str, Any]]] = None
         self._loaded: Optional[Dict[str, Any]] = None
         self._epoch = multiprocessing.RawValue('q', 0)
 
@@ -97,12 +99,29 @@ class RNGStateHook(Hook):
         loaded = self._loaded
         if loaded is not None and (loaded['epoch'], loaded['iter']) == (
                 runner.epoch, runner.iter):
-            set_rng_state(loaded['state'])
-            runner.logger.info(
-                'RNGStateHook: restored the random-number state saved at '
-                f'epoch {runner.epoch}, iteration {runner.iter}.')
+            self._restore(runner, loaded['state'])
         self._loaded = None
+        self._take_snapshot()
+
+    @staticmethod
+    def _restore(runner, states: List[Dict[str, Any]]) -> None:
+        """Apply this rank's entry of a checkpoint's per-rank states."""
+        if len(states) != get_world_size():
+            runner.logger.warning(
+                f'RNGStateHook: the checkpoint holds the random-number states '
+                f'of {len(states)} rank(s), this run has {get_world_size()}: '
+                'the resumed run draws other random numbers than the '
+                'interrupted one would have.')
+            return
+        set_rng_state(states[get_rank()])
+        runner.logger.info(
+            'RNGStateHook: restored the random-number state saved at '
+            f'epoch {runner.epoch}, iteration {runner.iter}.')
+
+    def _take_snapshot(self) -> None:
+        """This rank's state, and every rank's for the checkpoints."""
         self._snapshot = get_rng_state()
+        self._all_ranks = all_gather_object(self._snapshot)
 
     def before_train_epoch(self, runner) -> None:
         """Start the epoch from the state the previous one ended with."""
@@ -110,10 +129,11 @@ class RNGStateHook(Hook):
         self._epoch.value = runner.epoch
 
     def after_train_epoch(self, runner) -> None:
-        """Take the snapshot the next epoch (and the checkpoint) starts from."""
-        self._snapshot = get_rng_state()
+        """Snapshot the state the next epoch and the checkpoint start from."""
+        self._take_snapshot()
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Store the snapshot in the checkpoint."""
+        """Store every rank's snapshot in the checkpoint (rank 0 saves)."""
         checkpoint[CHECKPOINT_KEY] = (
-            self._snapshot if self._snapshot is not None else get_rng_state())
+            self._all_ranks if self._all_ranks is not None else
+            [get_rng_state()])
