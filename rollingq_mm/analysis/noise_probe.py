@@ -298,11 +298,9 @@ def run_noise_probe(runner: Runner,
     """Evaluate the runner's model on its test split under every setting.
 
     The checkpoint named by the runner's ``load_from`` is loaded once. The
-    hooks see ``before_run`` and, per pass, the test hooks, as in
-    ``tools/test.py`` (so e.g. ``LoggerHook`` logs the progress and each
-    pass's summary); ``after_run`` is not called, since the hooks that use
-    it finish a training run (e.g. ``TrainingCurvesHook`` draws curves from
-    training scalars that a probe's work dir does not have).
+    hooks see one run as in ``tools/test.py`` (``before_run``, then every
+    pass's test hooks, then ``after_run``), so e.g. ``LoggerHook`` logs the
+    progress and each pass's summary.
 
     Args:
         runner (Runner): A runner built from a project config with
@@ -343,4 +341,5 @@ def run_noise_probe(runner: Runner,
                         fp16=bool((cfg.get('test_cfg') or {}).get('fp16')))
         loop.run()
         records += recorder.records
+    runner.call_hook('after_run')
     return records
