@@ -3,9 +3,10 @@ from .config_validation import ConfigValidationError, validate_config
 from .launch import exit_distributed_cleanly, setup_cli_env
 from .rng_state import (SampleSeededPipeline, get_rng_state, sample_seed,
                         set_rng_state)
+from .worker_progress import WorkerProgress
 
 __all__ = [
     'exit_distributed_cleanly', 'setup_cli_env', 'SampleSeededPipeline',
     'get_rng_state', 'sample_seed', 'set_rng_state', 'ConfigValidationError',
-    'validate_config'
+    'validate_config', 'WorkerProgress'
 ]

@@ -15,6 +15,8 @@ from typing import Any, Callable, Dict, Optional, Sequence
 import numpy as np
 import torch
 
+from .worker_progress import WorkerProgress
+
 #: Info keys whose values name a sample's media files (for error notes).
 MEDIA_KEYS = ('filename', 'frame_dir', 'img_path', 'audio_path')
 
@@ -91,7 +93,9 @@ class SampleSeededPipeline:
     their previous states are put back, so the caller's streams (e.g. the
     dropout of a ``num_workers=0`` run) are untouched. An exception raised by
     the pipeline gets a note naming the sample and its media files (the
-    note is kept in the error a DataLoader worker sends to the main process).
+    note is kept in the error a DataLoader worker sends to the main process),
+    and with ``progress`` each worker records the sample it loads, so a
+    worker that dies in native code can be reported with it.
 
     Args:
         pipeline (callable): The dataset's pipeline (``Compose``).
@@ -99,13 +103,17 @@ class SampleSeededPipeline:
         epoch (multiprocessing.RawValue): Shared integer whose ``value`` is
             the current 0-based epoch, read per sample, so DataLoader workers
             (persistent ones too) see the main process's updates.
+        progress (WorkerProgress, optional): Where workers record the sample
+            they load. Defaults to None.
     """
 
     def __init__(self, pipeline: Callable[[dict], Optional[dict]], seed: int,
-                 epoch: Any) -> None:
+                 epoch: Any, progress: Optional[WorkerProgress] = None
+                 ) -> None:
         self.pipeline = pipeline
         self.seed = seed
         self.epoch = epoch
+        self.progress = progress
 
     def __call__(self, results: dict) -> Optional[dict]:
         """Run the wrapped pipeline on one sample's info dict.
@@ -121,6 +129,9 @@ class SampleSeededPipeline:
                            '(set by mmengine BaseDataset.get_data_info).')
         seed = sample_seed(self.seed, self.epoch.value,
                            int(results['sample_idx']))
+        description = describe_sample(results)
+        if self.progress is not None:
+            self.progress.start(description)
         saved = get_rng_state()
         try:
             random.seed(seed)
@@ -128,10 +139,12 @@ class SampleSeededPipeline:
             torch.manual_seed(seed)
             return self.pipeline(results)
         except Exception as error:
-            error.add_note(f'while loading {describe_sample(results)}')
+            error.add_note(f'while loading {description}')
             raise
         finally:
             set_rng_state(saved)
+            if self.progress is not None:
+                self.progress.finish()
 
     @property
     def transforms(self) -> Sequence:

@@ -1,4 +1,5 @@
-"""Test-only hooks: crash a run at a chosen point, measure memory per epoch.
+"""Test-only components: hooks that crash a run at a chosen point or measure
+its memory per epoch, and a transform that crashes its loader worker.
 
 Configs of the reliability tests load this module with
 ``custom_imports=dict(imports=['rollingq_mm', 'reliability_hooks'])`` (the
@@ -11,7 +12,8 @@ import re
 import resource
 import signal
 
-from mmaction.registry import HOOKS
+from mmaction.registry import HOOKS, TRANSFORMS
+from mmcv.transforms import BaseTransform
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
@@ -125,3 +127,21 @@ class EpochMemoryHook(Hook):
         """Write the rows."""
         with open(osp.join(runner.work_dir, 'memory.json'), 'w') as handle:
             json.dump(self.rows, handle)
+
+
+@TRANSFORMS.register_module()
+class SegfaultOnAudioFile(BaseTransform):
+    """Die by SIGSEGV on one audio file, as a decoder crashing on it would.
+
+    Args:
+        name (str): Base name of the audio file that crashes the process.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def transform(self, results: dict) -> dict:
+        """Crash on the chosen file, pass every other sample through."""
+        if osp.basename(str(results.get('audio_path'))) == self.name:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return results

@@ -1,11 +1,12 @@
 """Long runs: flat memory over 20 epochs, more loader workers than cores,
-and a worker failing on a corrupt file names it in the main process."""
+and a worker failing (or dying) on a file names it in the main process."""
 import json
 import os
 import re
 
 import numpy as np
 import pytest
+import reliability_hooks  # noqa: F401  (registers SegfaultOnAudioFile)
 from mmengine.runner import Runner
 from tiny_runs import (AVDIGITS, tiny_avdigits_config, train, write_config)
 
@@ -64,3 +65,19 @@ def test_a_worker_failing_on_a_corrupt_file_names_it(tmp_path):
     assert re.search(r'while loading sample 5 \(\S+images/train/\S+\.png, '
                      + re.escape(str(corrupt)), message), message
     assert str(AVDIGITS) in message
+
+
+def test_a_worker_dying_in_native_code_names_the_file(tmp_path):
+    cfg = tiny_avdigits_config(tmp_path, train_samples=8, max_epochs=1,
+                               num_workers=2)
+    lines = open(cfg.train_dataloader.dataset.ann_file).read().splitlines()
+    audio = lines[5].split()[1]
+    cfg.train_dataloader.dataset.pipeline.insert(
+        0, dict(type='SegfaultOnAudioFile', name=os.path.basename(audio)))
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(RuntimeError) as info:
+        runner.train()
+    assert re.search(r'DataLoader worker \(pid \d+\) died while loading '
+                     r'sample 5 \(\S+\.png, '
+                     + re.escape(str(AVDIGITS / audio)) + r'\)',
+                     str(info.value)), str(info.value)

@@ -9,6 +9,7 @@ from mmengine.hooks import Hook
 
 from rollingq_mm.utils.rng_state import (SampleSeededPipeline, get_rng_state,
                                          set_rng_state)
+from rollingq_mm.utils.worker_progress import WorkerProgress
 
 #: Checkpoint key holding the saved generator states.
 CHECKPOINT_KEY = 'rng_state'
@@ -39,7 +40,9 @@ class RNGStateHook(Hook):
       transforms are seeded by (seed, epoch, sample index), which does not
       depend on the worker that loads it, on persistent workers, on the
       number of workers or ranks, or on a restart. Errors raised while
-      loading a sample name it and its files.
+      loading a sample name it and its files, and so does the error raised
+      when a loader worker dies (a decoder crash, the OOM killer) while
+      loading one (:class:`~rollingq_mm.utils.WorkerProgress`).
 
     Exactness also needs deterministic kernels (``--deterministic``; on GPU
     cuDNN/cuBLAS settings) and the same number of ranks and threads.
@@ -60,6 +63,7 @@ class RNGStateHook(Hook):
         self._all_ranks: Optional[List[Dict[str, Any]]] = None
         self._loaded: Optional[Dict[str, Any]] = None
         self._epoch = multiprocessing.RawValue('q', 0)
+        self._progress: Optional[WorkerProgress] = None
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Keep the checkpoint's generator states for a resume."""
@@ -78,7 +82,7 @@ class RNGStateHook(Hook):
             if isinstance(pipeline, SampleSeededPipeline):
                 pipeline = pipeline.pipeline
             dataset.pipeline = SampleSeededPipeline(
-                pipeline, runner.seed, self._epoch)
+                pipeline, runner.seed, self._epoch, self._progress)
             wrapped += 1
         inner = list(getattr(dataset, 'datasets', None) or [])
         if getattr(dataset, 'dataset', None) is not None:
@@ -91,6 +95,9 @@ class RNGStateHook(Hook):
         """Isolate the loader, seed its pipeline, restore a resumed state."""
         loader = runner.train_dataloader
         loader.generator = torch.Generator().manual_seed(runner.seed)
+        if self.seed_per_sample and loader.num_workers > 0:
+            self._progress = WorkerProgress(loader.num_workers)
+            self._name_dead_workers(runner.train_loop, self._progress)
         if self.seed_per_sample and not self._wrap_pipelines(
                 runner, loader.dataset):
             runner.logger.warning(
@@ -102,6 +109,30 @@ class RNGStateHook(Hook):
             self._restore(runner, loaded['state'])
         self._loaded = None
         self._take_snapshot()
+
+    @staticmethod
+    def _name_dead_workers(loop, progress: WorkerProgress) -> None:
+        """Make the loop's worker-death errors name the sample being loaded.
+
+        A worker that dies (e.g. by a signal in a decoder) is reported by
+        PyTorch anywhere in the epoch, by its pid only; this wraps the loop's
+        ``run_epoch`` to add what ``progress`` says that pid was loading.
+        """
+        run_epoch = loop.run_epoch
+        if getattr(run_epoch, 'names_dead_workers', False):
+            return
+
+        def run_epoch_naming_dead_workers():
+            try:
+                return run_epoch()
+            except RuntimeError as error:
+                message = progress.explain(error)
+                if message is None:
+                    raise
+                raise RuntimeError(f'{message} ({error})') from error
+
+        run_epoch_naming_dead_workers.names_dead_workers = True
+        loop.run_epoch = run_epoch_naming_dead_workers
 
     @staticmethod
     def _restore(runner, states: List[Dict[str, Any]]) -> None:
