@@ -1,4 +1,5 @@
-"""Utilities shared by the command-line tools."""
+"""Utilities: command-line set-up, config validation, random-number state,
+loader worker progress."""
 from .config_validation import ConfigValidationError, validate_config
 from .launch import exit_distributed_cleanly, setup_cli_env
 from .rng_state import (SampleSeededPipeline, get_rng_state, sample_seed,
