@@ -119,6 +119,7 @@ def plot_run_curves(runs: Mapping[str, RunCurves], out_file: str,
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     colours = plt.rcParams['axes.prop_cycle'].by_key()['color']
@@ -141,6 +142,7 @@ def plot_run_curves(runs: Mapping[str, RunCurves], out_file: str,
     axes[2].set_title('validation top-1')
     for ax in axes:
         ax.set_xlabel('epoch')
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
