@@ -14,13 +14,15 @@ The table gives, per method, the mean ± std over seeds of: best validation
 fused top-1, test fused top-1, test top-1 of each modality's probe, the AIR
 and attention shares of the last training epoch (``AIRHook``), the test AIR
 and attention shares, the fused top-1 lost without each modality, the number
-of rotations and the wall time of one training run; then RollingQ's wall-time
-ratio to vanilla (the same model, plus the statistics and the rotations).
+of rotations and the wall and CPU time of one training run; then RollingQ's
+time ratios to vanilla (the same model and AIR statistics, plus the
+rotations).
 
 Each training process runs ``--threads`` intra-op threads (default 1: the
 towers are tiny, and more threads than free cores slow PyTorch down many
 times on a shared machine) and one data-loading worker. Wall times depend on
-the machine's load; the ratio compares runs made side by side.
+the machine's load, CPU times (user + system of the training process and its
+workers) much less; the ratios compare runs made side by side.
 
 Results go to ``--out-dir``: ``runs.json`` (one record per run),
 ``summary.json``, ``results.md`` (the table) and ``runs.csv``.
@@ -37,12 +39,13 @@ import json
 import os
 import os.path as osp
 import re
+import resource
 import statistics
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
 
@@ -62,6 +65,8 @@ class RunRecord:
         method (str): ``vanilla``, ``rollingq`` or ``concat``.
         seed (int): The training seed.
         wall_s (float): Wall time of ``tools/train.py`` in seconds.
+        cpu_s (float): CPU time (user + system) of ``tools/train.py`` and its
+            data-loading workers in seconds.
         best_epoch (int): Epoch of the best validation checkpoint.
         val (dict): Validation top-1 at that epoch: ``fused``, ``audio``,
             ``visual``.
@@ -75,6 +80,7 @@ class RunRecord:
     method: str
     seed: int
     wall_s: float
+    cpu_s: float
     best_epoch: int
     val: Dict[str, float]
     test: Dict[str, float] = field(default_factory=dict)
@@ -106,8 +112,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def run_command(command: List[str], env: Dict[str, str], log_file: str,
-                what: str) -> float:
-    """Run ``command`` from the repository root; return its wall time.
+                what: str) -> Tuple[float, float]:
+    """Run ``command`` from the repository root; return its times.
 
     Args:
         command (list[str]): The command line.
@@ -116,23 +122,28 @@ def run_command(command: List[str], env: Dict[str, str], log_file: str,
         what (str): Its name in error messages.
 
     Returns:
-        float: Wall time in seconds.
+        tuple[float, float]: Wall time and CPU time (user + system of the
+        process and of the children it waited for) in seconds.
 
     Raises:
         RuntimeError: Naming ``what``, the log file and its last lines when
             the command fails.
     """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(log_file, 'w') as handle:
         code = subprocess.call(command, cwd=REPO, env=env, stdout=handle,
                                stderr=subprocess.STDOUT)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime -
+                                                before.ru_stime)
     if code != 0:
         with open(log_file) as handle:
             tail = ''.join(handle.readlines()[-30:])
         raise RuntimeError(f'{what} failed with exit code {code}; log '
                            f'{log_file}, last lines:\n{tail}')
-    return wall
+    return wall, cpu
 
 
 def best_checkpoint(work_dir: str) -> str:
@@ -153,8 +164,8 @@ def best_checkpoint(work_dir: str) -> str:
     return found[0]
 
 
-def read_training(work_dir: str, method: str, seed: int,
-                  wall_s: float) -> RunRecord:
+def read_training(work_dir: str, method: str, seed: int, wall_s: float,
+                  cpu_s: float) -> RunRecord:
     """A run's record from its work dir (logged scalars, best checkpoint).
 
     Args:
@@ -162,6 +173,7 @@ def read_training(work_dir: str, method: str, seed: int,
         method (str): The method name.
         seed (int): The training seed.
         wall_s (float): The measured wall time.
+        cpu_s (float): The measured CPU time.
 
     Returns:
         RunRecord: Without test metrics.
@@ -175,7 +187,7 @@ def read_training(work_dir: str, method: str, seed: int,
             raise ValueError(f'{work_dir}: no validation acc/{name}_top1 '
                              f'logged for the best epoch {epoch}')
         val[name] = values[epoch]
-    record = RunRecord(method=method, seed=seed, wall_s=wall_s,
+    record = RunRecord(method=method, seed=seed, wall_s=wall_s, cpu_s=cpu_s,
                        best_epoch=epoch, val=val)
     if curves.air:
         last = max(curves.air)
@@ -215,7 +227,7 @@ def write_test_config(config: str, options: dict, out_file: str) -> str:
 
 
 def read_test_metrics(work_dir: str) -> Dict[str, float]:
-    """The metrics ``tools/test.py`` logged into ``<work_dir>/<time>/<time>.json``.
+    """Metrics that ``tools/test.py`` logged in ``<work_dir>/<time>/*.json``.
 
     Args:
         work_dir (str): The test run's work dir.
@@ -283,19 +295,21 @@ COLUMNS = (
     ('rotations', 'rotations',
      lambda r: None if r.final_air is None else len(r.rotation_epochs)),
     ('wall_s', 'wall s / run', lambda r: r.wall_s),
+    ('cpu_s', 'CPU s / run', lambda r: r.cpu_s),
 )
 
 
 def summarise(records: Sequence[RunRecord]) -> Dict[str, dict]:
-    """Mean ± std per method of every column; the wall-time ratio.
+    """Mean ± std per method of every column; the time ratios.
 
     Args:
         records (Sequence[RunRecord]): All runs.
 
     Returns:
         dict: ``{method: {column: {mean, std, n}}}`` for the columns that
-        have values, plus ``'wall_ratio_rollingq_vs_vanilla'`` (mean wall of
-        RollingQ over mean wall of vanilla) when both ran.
+        have values, plus ``'wall_ratio_rollingq_vs_vanilla'`` and
+        ``'cpu_ratio_rollingq_vs_vanilla'`` (mean time of RollingQ over mean
+        time of vanilla) when both ran.
     """
     summary: Dict[str, dict] = {}
     for method in METHODS:
@@ -309,9 +323,10 @@ def summarise(records: Sequence[RunRecord]) -> Dict[str, dict]:
             if values:
                 summary[method][key] = mean_std(values)
     if 'rollingq' in summary and 'vanilla' in summary:
-        summary['wall_ratio_rollingq_vs_vanilla'] = (
-            summary['rollingq']['wall_s']['mean'] /
-            summary['vanilla']['wall_s']['mean'])
+        for key in ('wall', 'cpu'):
+            summary[f'{key}_ratio_rollingq_vs_vanilla'] = (
+                summary['rollingq'][f'{key}_s']['mean'] /
+                summary['vanilla'][f'{key}_s']['mean'])
     return summary
 
 
@@ -322,7 +337,7 @@ def format_table(summary: Dict[str, dict]) -> str:
         summary (dict): The output of :func:`summarise`.
 
     Returns:
-        str: The table, and the wall-time ratio line when present.
+        str: The table, and the time ratio lines when present.
     """
     methods = [m for m in METHODS if m in summary]
     runs = {m: max(s['n'] for s in summary[m].values()) for m in methods}
@@ -331,8 +346,8 @@ def format_table(summary: Dict[str, dict]) -> str:
     for key, title, _ in COLUMNS:
         if not any(key in summary[m] for m in methods):
             continue
-        digits = 0 if key in ('wall_s', ) else (1 if key == 'rotations'
-                                                else 3)
+        digits = 0 if key in ('wall_s', 'cpu_s') else (
+            1 if key == 'rotations' else 3)
         cells = []
         for method in methods:
             stats = summary[method].get(key)
@@ -340,11 +355,12 @@ def format_table(summary: Dict[str, dict]) -> str:
                          f'{stats["mean"]:.{digits}f} ± '
                          f'{stats["std"]:.{digits}f}')
         lines.append(f'| {title} | ' + ' | '.join(cells) + ' |')
-    ratio = summary.get('wall_ratio_rollingq_vs_vanilla')
-    if ratio is not None:
+    if 'wall_ratio_rollingq_vs_vanilla' in summary:
         lines.append('')
-        lines.append(f'RollingQ wall time / vanilla wall time: {ratio:.3f} '
-                     '(target <= 1.02)')
+        for key in ('wall', 'CPU'):
+            ratio = summary[f'{key.lower()}_ratio_rollingq_vs_vanilla']
+            lines.append(f'RollingQ {key} time / vanilla {key} time: '
+                         f'{ratio:.3f} (target <= 1.02)')
     return '\n'.join(lines)
 
 
@@ -405,9 +421,9 @@ def main(argv: Optional[Sequence[str]] = None) -> List[RunRecord]:
                  work_dir, '--seed', str(seed)]
         if options:
             train += ['--cfg-options'] + options
-        wall = run_command(train, env, osp.join(work_dir, 'train.log'),
-                           f'training {method} seed {seed}')
-        record = read_training(work_dir, method, seed, wall)
+        wall, cpu = run_command(train, env, osp.join(work_dir, 'train.log'),
+                                f'training {method} seed {seed}')
+        record = read_training(work_dir, method, seed, wall, cpu)
         if not args.no_test:
             test_dir = osp.join(work_dir, 'test')
             os.makedirs(test_dir, exist_ok=True)
@@ -425,8 +441,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[RunRecord]:
         eta = elapsed / (index + 1) * (len(schedule) - index - 1)
         fused = record.test.get('acc/fused_top1')
         print(f'[{index + 1}/{len(schedule)}] {method} seed {seed}: '
-              f'{wall:.0f} s, best val fused {record.val["fused"]:.3f} '
-              f'(epoch {record.best_epoch})' +
+              f'{wall:.0f} s ({cpu:.0f} s CPU), best val fused '
+              f'{record.val["fused"]:.3f} (epoch {record.best_epoch})' +
               ('' if fused is None else f', test fused {fused:.3f}') +
               (f', final AIR {record.final_air:+.3f}'
                if record.final_air is not None else '') +

@@ -30,10 +30,10 @@ def record(bench, method, seed, fused, wall, air=None, rotations=()):
             'acc/visual_top1': fused - 0.3}
     if air is not None:
         test.update({'attn/air': air / 2, 'attn/visual_mean': 0.3})
+    val = dict(fused=fused + 0.01, audio=0.5, visual=0.4)
     return bench.RunRecord(method=method, seed=seed, wall_s=wall,
-                           best_epoch=3, val=dict(fused=fused + 0.01,
-                                                  audio=0.5, visual=0.4),
-                           test=test, final_air=air, final_attn=attn,
+                           cpu_s=wall / 2, best_epoch=3, val=val, test=test,
+                           final_air=air, final_attn=attn,
                            rotation_epochs=list(rotations))
 
 
@@ -69,6 +69,9 @@ def test_summary_means_stds_and_wall_ratio(bench):
     assert 'final_abs_air' not in summary['concat']
     assert summary['wall_ratio_rollingq_vs_vanilla'] == pytest.approx(
         115.5 / 105.0)
+    assert summary['cpu_ratio_rollingq_vs_vanilla'] == pytest.approx(
+        115.5 / 105.0)
+    assert summary['rollingq']['cpu_s']['mean'] == pytest.approx(57.75)
 
     table = bench.format_table(summary)
     lines = table.splitlines()
@@ -79,8 +82,9 @@ def test_summary_means_stds_and_wall_ratio(bench):
     air = next(line for line in lines if line.startswith('| final abs AIR'))
     assert air == ('| final abs AIR (train) | 0.500 ± 0.141 | 0.150 ± 0.071 '
                    '| - |')
-    assert lines[-1] == ('RollingQ wall time / vanilla wall time: 1.100 '
-                         '(target <= 1.02)')
+    assert lines[-2:] == [
+        'RollingQ wall time / vanilla wall time: 1.100 (target <= 1.02)',
+        'RollingQ CPU time / vanilla CPU time: 1.100 (target <= 1.02)']
 
 
 def test_summary_without_vanilla_has_no_ratio(bench):
@@ -101,16 +105,17 @@ def test_read_training_takes_the_best_epoch_and_the_last_air(bench, tmp_path):
     lines = []
     for epoch, (air, angle, fused) in enumerate(
             [(0.7, 0.0, 0.5), (0.8, 120.0, 0.7), (0.3, 0.0, 0.6)], 1):
-        lines.append({'rollingq/air': air, 'rollingq/attn_audio': 0.5 + air / 4,
+        lines.append({'rollingq/air': air,
+                      'rollingq/attn_audio': 0.5 + air / 4,
                       'rollingq/attn_visual': 0.4 - air / 4,
                       'rollingq/rotation_angle': angle, 'step': epoch})
         lines.append({'acc/fused_top1': fused, 'acc/audio_top1': fused - 0.1,
                       'acc/visual_top1': 0.3, 'step': epoch})
     write_scalars(tmp_path, lines)
     (tmp_path / 'best_acc_fused_top1_epoch_2.pth').write_bytes(b'')
-    run = bench.read_training(str(tmp_path), 'rollingq', 4, 12.5)
-    assert (run.method, run.seed, run.wall_s, run.best_epoch) == (
-        'rollingq', 4, 12.5, 2)
+    run = bench.read_training(str(tmp_path), 'rollingq', 4, 12.5, 20.0)
+    assert (run.method, run.seed, run.wall_s, run.cpu_s, run.best_epoch) == (
+        'rollingq', 4, 12.5, 20.0, 2)
     assert run.val == pytest.approx(dict(fused=0.7, audio=0.6, visual=0.3))
     assert run.final_air == pytest.approx(0.3)
     assert run.final_attn == pytest.approx(dict(audio=0.575, visual=0.325))
@@ -121,14 +126,14 @@ def test_read_training_refuses_ambiguous_or_missing_checkpoints(bench,
                                                                 tmp_path):
     write_scalars(tmp_path, [{'acc/fused_top1': 0.5, 'step': 1}])
     with pytest.raises(FileNotFoundError, match='expected one best_acc'):
-        bench.read_training(str(tmp_path), 'concat', 0, 1.0)
+        bench.read_training(str(tmp_path), 'concat', 0, 1.0, 1.0)
     (tmp_path / 'best_acc_fused_top1_epoch_1.pth').write_bytes(b'')
     with pytest.raises(ValueError, match=r'acc/audio_top1 logged for the '
                        r'best epoch 1'):
-        bench.read_training(str(tmp_path), 'concat', 0, 1.0)
+        bench.read_training(str(tmp_path), 'concat', 0, 1.0, 1.0)
     (tmp_path / 'best_acc_fused_top1_epoch_2.pth').write_bytes(b'')
     with pytest.raises(FileNotFoundError, match='expected one best_acc'):
-        bench.read_training(str(tmp_path), 'concat', 0, 1.0)
+        bench.read_training(str(tmp_path), 'concat', 0, 1.0, 1.0)
 
 
 @pytest.mark.parametrize('method', ['concat', 'rollingq'])
@@ -175,15 +180,16 @@ def test_one_tiny_real_run(bench, tmp_path, capsys):
                           *options])
     (run, ) = records
     assert (run.method, run.seed, run.best_epoch) == ('rollingq', 3, 1)
-    assert run.wall_s > 0
+    assert run.wall_s > 0 and run.cpu_s > 0
     assert run.final_air is not None and run.rotation_epochs in ([], [1])
     for key in ('acc/fused_top1', 'acc/visual_top1', 'attn/air',
                 'contrib/audio_drop', 'contrib/visual_drop'):
         assert key in run.test
     assert 0.0 <= run.test['acc/fused_top1'] <= 1.0
     out = capsys.readouterr().out
-    assert re.search(r'\[1/1\] rollingq seed 3: \d+ s, best val fused '
-                     r'\d\.\d{3} \(epoch 1\), test fused \d\.\d{3}', out)
+    assert re.search(r'\[1/1\] rollingq seed 3: \d+ s \(\d+ s CPU\), best '
+                     r'val fused \d\.\d{3} \(epoch 1\), test fused \d\.\d{3}',
+                     out)
     assert '| test fused top-1 | ' in out
     with pytest.raises(FileExistsError, match='earlier run'):
         bench.main(['--methods', 'rollingq', '--seeds', '3', '--out-dir',
