@@ -5,21 +5,19 @@ Example:
     bash tools/dist_train.sh configs/rollingq_ks.py 4 --resume auto
 """
 import argparse
-import os.path as osp
 
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+from mmengine.config import Config
 
 import rollingq_mm  # noqa: F401  (compat layer and registration)
-from rollingq_mm.utils import (exit_distributed_cleanly, setup_cli_env,
+from rollingq_mm.utils import (add_runner_args, apply_runner_args,
+                               build_runner, exit_distributed_cleanly,
                                validate_config)
-from mmaction.registry import RUNNERS  # noqa: E402  (after the compat layer)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a RollingQ model')
     parser.add_argument('config', help='config file path')
-    parser.add_argument('--work-dir', help='folder for logs and checkpoints')
+    add_runner_args(parser)
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint, or with no value from the latest '
@@ -35,25 +33,12 @@ def parse_args() -> argparse.Namespace:
                         help='a different seed on each rank')
     parser.add_argument('--deterministic', action='store_true',
                         help='deterministic algorithms (slower)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config keys, e.g. train_dataloader.batch_size=8')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    setup_cli_env(args.local_rank)
-    return args
+    return parser.parse_args()
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command-line options to ``cfg`` (CLI wins over the file)."""
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    apply_runner_args(cfg, args)
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     if args.amp:
@@ -84,9 +69,7 @@ def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     validate_config(cfg, mode='train')
-    runner = (RUNNERS.build(cfg) if 'runner_type' in cfg else
-              Runner.from_cfg(cfg))
-    runner.train()
+    build_runner(cfg).train()
     exit_distributed_cleanly()
 
 

@@ -1,14 +1,51 @@
-"""Process set-up and tear-down for ``tools/train.py`` and ``tools/test.py``."""
+"""Command line, process set-up and tear-down shared by ``tools/train.py``,
+``tools/test.py`` and the analysis tools."""
+import argparse
 import logging
 import os
+import os.path as osp
 import sys
 
 import torch.distributed as torch_dist
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
 
 
 def setup_cli_env(local_rank: int) -> None:
     """Export ``LOCAL_RANK`` for launchers that pass ``--local-rank`` only."""
     os.environ.setdefault('LOCAL_RANK', str(local_rank))
+
+
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """The options every runner tool takes, as mmaction2's tools do:
+    ``--work-dir``, ``--cfg-options``, ``--launcher``, ``--local-rank``."""
+    parser.add_argument('--work-dir', help='folder for logs and outputs')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config keys, e.g. train_dataloader.batch_size=8')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'])
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def apply_runner_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Set the launcher and the work dir (CLI, else the config's, else
+    ``work_dirs/<config name>``) of ``cfg`` from :func:`add_runner_args`'s
+    options; exports ``LOCAL_RANK``."""
+    setup_cli_env(args.local_rank)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    """The config's ``runner_type`` from the registry, else mmengine's."""
+    from mmaction.registry import RUNNERS
+    return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
 
 
 def exit_distributed_cleanly() -> None:
