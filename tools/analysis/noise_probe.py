@@ -9,24 +9,24 @@ that modality's quality = minus its noise level) and noise_probe.png.
 Examples:
     python tools/analysis/noise_probe.py configs/rollingq_avdigits.py \
         work_dirs/rollingq_avdigits/best_acc_fused_top1_epoch_20.pth \
-        --levels 0 0.25 0.5 1.0 --out-dir work_dirs/probe_rollingq
+        --levels 0 0.25 0.5 1.0 --work-dir work_dirs/probe_rollingq
     torchrun --nproc_per_node 2 tools/analysis/noise_probe.py CONFIG CKPT \
         --launcher pytorch
 """
 import argparse
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
-from mmengine.runner import Runner
 
 import rollingq_mm  # noqa: F401  (compat layer and registration)
 from rollingq_mm.analysis import (check_probe_args, format_probe_report,
                                   modality_input_keys, probe_tables,
                                   run_noise_probe, save_probe_results)
-from rollingq_mm.utils import exit_distributed_cleanly, setup_cli_env
-from mmaction.registry import RUNNERS  # noqa: E402  (after the compat layer)
+from rollingq_mm.utils import (add_runner_args, apply_runner_args,
+                               build_runner, exit_distributed_cleanly,
+                               validate_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,53 +46,41 @@ def parse_args() -> argparse.Namespace:
                         'uniform in [0, MAX] (default: the largest of '
                         '--levels; 0 skips the pass)')
     parser.add_argument('--out-dir',
-                        help='output folder (default: '
-                        'work_dirs/<config name>/noise_probe)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config keys, e.g. test_dataloader.batch_size=8')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+                        help='folder for the CSV files and the figure '
+                        '(default: <work dir>/noise_probe)')
+    add_runner_args(parser)
     args = parser.parse_args()
-    setup_cli_env(args.local_rank)
     if args.random_levels is None:
         args.random_levels = max(args.levels)
-    args.random_max_level = args.random_levels or None
     if args.random_levels < 0:
         parser.error(f'--random-levels must be >= 0, got {args.random_levels}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    args.random_max_level = args.random_levels or None
+    args.cfg = merge_args(Config.fromfile(args.config), args)
     try:
-        input_keys = modality_input_keys(cfg.model)
+        input_keys = modality_input_keys(args.cfg.model)
         args.modalities = args.modalities or list(input_keys)
         check_probe_args(input_keys, args.modalities, args.levels,
                          args.random_max_level)
     except (KeyError, ValueError) as error:
         parser.error(f'{args.config}: {error}')
-    args.cfg = cfg
     return args
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command-line options to ``cfg`` (CLI wins over the file)."""
-    cfg.launcher = args.launcher
-    if args.out_dir is None:
-        args.out_dir = osp.join(
-            cfg.get('work_dir') or osp.join(
-                './work_dirs',
-                osp.splitext(osp.basename(args.config))[0]), 'noise_probe')
-    cfg.work_dir = args.out_dir
+    apply_runner_args(cfg, args)
     cfg.load_from = args.checkpoint
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.out_dir is None:
+        args.out_dir = osp.join(cfg.work_dir, 'noise_probe')
     return cfg
 
 
 def main() -> None:
     args = parse_args()
-    cfg = merge_args(args.cfg, args)
-    runner = (RUNNERS.build(cfg) if 'runner_type' in cfg else
-              Runner.from_cfg(cfg))
+    validate_config(args.cfg, mode='test')
+    runner = build_runner(args.cfg)
     records = run_noise_probe(runner, args.modalities, args.levels,
                               seed=args.seed,
                               random_max_level=args.random_max_level)

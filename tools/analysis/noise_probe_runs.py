@@ -62,10 +62,11 @@ def parse_args() -> argparse.Namespace:
 
 def probe_command(args: argparse.Namespace, config: str, checkpoint: str,
                   out_dir: str) -> list:
-    """The noise_probe.py command line of one run."""
-    command = [sys.executable, PROBE, config, checkpoint, '--out-dir',
-               out_dir, '--seed', str(args.seed), '--levels',
-               *map(str, args.levels)]
+    """The noise_probe.py command line of one run (logs and results in
+    ``out_dir``, so the training work dir is left as it is)."""
+    command = [sys.executable, PROBE, config, checkpoint, '--work-dir',
+               out_dir, '--out-dir', out_dir, '--seed', str(args.seed),
+               '--levels', *map(str, args.levels)]
     if args.modalities:
         command += ['--modalities', *args.modalities]
     if args.random_levels is not None:
