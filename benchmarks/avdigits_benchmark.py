@@ -8,13 +8,16 @@ the VALIDATION split (speaker lucas) is then evaluated on the TEST split
 (speaker theo) with ``tools/test.py``, with two extra test metrics: the
 attention share per modality and the split's AIR (``AttentionShareMetric``,
 attention heads only) and the fused top-1 with each modality's input replaced
-by its training mean (``ModalityContributionMetric``).
+by its training mean (``ModalityContributionMetric``); the dumped per-sample
+predictions give the fused top-1 and the image's attention share on the
+clean, audio-corrupted and image-corrupted test samples (``test_meta.csv``).
 
 The table gives, per method, the mean ± std over seeds of: best validation
 fused top-1, test fused top-1, test top-1 of each modality's probe, the AIR
 and attention shares of the last training epoch (``AIRHook``), the test AIR
 and attention shares, the fused top-1 lost without each modality, the number
-of rotations and the wall and CPU time of one training run; then RollingQ's
+of rotations, the per-quality-group figures and the wall and CPU time of one
+training run; then RollingQ's
 time ratios to vanilla (the same model and AIR statistics, plus the
 rotations).
 
@@ -48,6 +51,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
+from mmengine.fileio import load
 
 from rollingq_mm.visualization import load_run_curves
 
@@ -55,6 +59,9 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 METHODS = ('vanilla', 'rollingq', 'concat')
 MODALITIES = ('audio', 'visual')
 BEST_CKPT = re.compile(r'best_acc_fused_top1_epoch_(\d+)\.pth$')
+#: ``corrupted`` values of the AV-Digits metadata and their names.
+QUALITY_GROUPS = dict(none='clean', audio='audio corrupted',
+                      visual='image corrupted')
 
 
 @dataclass
@@ -226,6 +233,52 @@ def write_test_config(config: str, options: dict, out_file: str) -> str:
     return out_file
 
 
+def quality_metrics(predictions: str, meta_csv: str) -> Dict[str, float]:
+    """Fused top-1 and visual attention share per sample-quality group.
+
+    AV-Digits marks each sample's heavily corrupted modality in
+    ``{split}_meta.csv`` (column ``corrupted``: ``none``, ``audio`` or
+    ``visual``). An attention fusion that follows input quality gives the
+    image more attention when the audio is corrupted and less when the
+    image is.
+
+    Args:
+        predictions (str): The ``.pkl`` that ``tools/test.py --dump`` wrote
+            (the test pipeline must pack ``clip_id`` in the metainfo).
+        meta_csv (str): The split's metadata file.
+
+    Returns:
+        dict: ``quality/<group>/fused_top1`` and, for attention heads,
+        ``quality/<group>/attn_visual`` for each group present.
+    """
+    with open(meta_csv, newline='') as handle:
+        meta = {row['clip_id']: (row['corrupted'], int(row['digit']))
+                for row in csv.DictReader(handle)}
+    visual = MODALITIES.index('visual')
+    correct: Dict[str, List[float]] = {}
+    shares: Dict[str, List[float]] = {}
+    for index, sample in enumerate(load(predictions)):
+        clip = sample.get('clip_id')
+        if clip not in meta:
+            raise KeyError(f'{predictions}: sample {index} (clip_id {clip!r})'
+                           f' is not listed in {meta_csv}')
+        group, digit = meta[clip]
+        label = int(sample['gt_label'])
+        if label != digit:
+            raise ValueError(f'{predictions}: sample {index} ({clip}) has '
+                             f'label {label}, {meta_csv} says {digit}')
+        fused = int(sample['pred_score']['fused'].argmax())
+        correct.setdefault(group, []).append(float(fused == label))
+        if 'attn_share' in sample:
+            shares.setdefault(group, []).append(
+                float(sample['attn_share'][visual]))
+    metrics = {f'quality/{g}/fused_top1': statistics.fmean(v)
+               for g, v in correct.items()}
+    metrics.update({f'quality/{g}/attn_visual': statistics.fmean(v)
+                    for g, v in shares.items()})
+    return metrics
+
+
 def read_test_metrics(work_dir: str) -> Dict[str, float]:
     """Metrics that ``tools/test.py`` logged in ``<work_dir>/<time>/*.json``.
 
@@ -288,6 +341,12 @@ COLUMNS = (
     ('test_air', 'test AIR', lambda r: r.test.get('attn/air')),
     ('test_attn_visual', 'test attn visual',
      lambda r: r.test.get('attn/visual_mean')),
+    *((f'test_fused_{group}', f'test fused top-1, {name}',
+       lambda r, g=group: r.test.get(f'quality/{g}/fused_top1'))
+      for group, name in QUALITY_GROUPS.items()),
+    *((f'test_attn_visual_{group}', f'test attn visual, {name}',
+       lambda r, g=group: r.test.get(f'quality/{g}/attn_visual'))
+      for group, name in QUALITY_GROUPS.items()),
     ('test_drop_audio', 'test drop w/o audio',
      lambda r: r.test.get('contrib/audio_drop')),
     ('test_drop_visual', 'test drop w/o visual',
@@ -430,11 +489,18 @@ def main(argv: Optional[Sequence[str]] = None) -> List[RunRecord]:
             test_config = write_test_config(
                 config, args.cfg_options,
                 osp.join(work_dir, f'test_{method}_avdigits.py'))
+            predictions = osp.join(test_dir, 'predictions.pkl')
             run_command([sys.executable, 'tools/test.py', test_config,
-                         best_checkpoint(work_dir), '--work-dir', test_dir],
+                         best_checkpoint(work_dir), '--work-dir', test_dir,
+                         '--dump', predictions],
                         env, osp.join(test_dir, 'test.log'),
                         f'testing {method} seed {seed}')
             record.test = read_test_metrics(test_dir)
+            ann_file = Config.fromfile(
+                test_config).test_dataloader.dataset.ann_file
+            record.test.update(quality_metrics(
+                predictions,
+                osp.join(REPO, osp.splitext(ann_file)[0] + '_meta.csv')))
         records.append(record)
         write_results(records, out_dir, command)
         elapsed = time.perf_counter() - start

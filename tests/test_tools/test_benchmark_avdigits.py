@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 from mmengine.config import Config
+from mmengine.fileio import dump
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / 'benchmarks' / 'avdigits_benchmark.py'
@@ -150,6 +152,62 @@ def test_test_config_adds_the_modality_ablation(bench, tmp_path, method):
     assert ('AttentionShareMetric' in types) == (method == 'rollingq')
 
 
+def prediction(clip_id, label, predicted, visual_share=None):
+    """One dumped test prediction as tools/test.py --dump stores it."""
+    scores = torch.full((10, ), 0.01)
+    scores[predicted] = 0.91
+    sample = dict(clip_id=clip_id, gt_label=torch.tensor([label]),
+                  pred_score=dict(fused=scores, audio=scores))
+    if visual_share is not None:
+        sample['attn_share'] = torch.tensor([0.9 - visual_share,
+                                             visual_share])
+    return sample
+
+
+def write_meta(path: Path, rows: list) -> None:
+    """A {split}_meta.csv with the columns the benchmark reads."""
+    path.write_text('clip_id,speaker,digit,corrupted\n' + ''.join(
+        f'{clip},theo,{digit},{corrupted}\n'
+        for clip, digit, corrupted in rows))
+
+
+def test_quality_groups_of_the_predictions(bench, tmp_path):
+    write_meta(tmp_path / 'meta.csv',
+               [('1_theo_0', 1, 'none'), ('1_theo_1', 1, 'audio'),
+                ('2_theo_0', 2, 'none'), ('2_theo_1', 2, 'visual'),
+                ('3_theo_0', 3, 'audio')])
+    dump([prediction('1_theo_0', 1, 1, 0.3),
+          prediction('2_theo_0', 2, 5, 0.2),
+          prediction('1_theo_1', 1, 1, 0.6),
+          prediction('3_theo_0', 3, 1, 0.5),
+          prediction('2_theo_1', 2, 2, 0.1)], str(tmp_path / 'p.pkl'))
+    metrics = bench.quality_metrics(str(tmp_path / 'p.pkl'),
+                                    str(tmp_path / 'meta.csv'))
+    assert metrics == pytest.approx({
+        'quality/none/fused_top1': 0.5, 'quality/audio/fused_top1': 0.5,
+        'quality/visual/fused_top1': 1.0, 'quality/none/attn_visual': 0.25,
+        'quality/audio/attn_visual': 0.55, 'quality/visual/attn_visual': 0.1})
+
+    # A head without attention: accuracy only.
+    dump([prediction('1_theo_0', 1, 1)], str(tmp_path / 'c.pkl'))
+    assert bench.quality_metrics(str(tmp_path / 'c.pkl'),
+                                 str(tmp_path / 'meta.csv')) == {
+                                     'quality/none/fused_top1': 1.0}
+
+
+def test_quality_groups_refuse_unknown_or_mislabelled_clips(bench, tmp_path):
+    write_meta(tmp_path / 'meta.csv', [('1_theo_0', 1, 'none')])
+    dump([prediction('9_theo_0', 9, 9)], str(tmp_path / 'a.pkl'))
+    with pytest.raises(KeyError, match=r"sample 0 \(clip_id '9_theo_0'\) "
+                       r'is not listed in .*meta\.csv'):
+        bench.quality_metrics(str(tmp_path / 'a.pkl'),
+                              str(tmp_path / 'meta.csv'))
+    dump([prediction('1_theo_0', 4, 4)], str(tmp_path / 'b.pkl'))
+    with pytest.raises(ValueError, match=r'label 4, .*meta\.csv says 1'):
+        bench.quality_metrics(str(tmp_path / 'b.pkl'),
+                              str(tmp_path / 'meta.csv'))
+
+
 def test_results_files(bench, tmp_path):
     records = [record(bench, 'vanilla', 0, 0.7, 100.0, air=0.6),
                record(bench, 'rollingq', 0, 0.75, 101.0, air=0.1)]
@@ -183,7 +241,8 @@ def test_one_tiny_real_run(bench, tmp_path, capsys):
     assert run.wall_s > 0 and run.cpu_s > 0
     assert run.final_air is not None and run.rotation_epochs in ([], [1])
     for key in ('acc/fused_top1', 'acc/visual_top1', 'attn/air',
-                'contrib/audio_drop', 'contrib/visual_drop'):
+                'contrib/audio_drop', 'contrib/visual_drop',
+                'quality/none/fused_top1', 'quality/none/attn_visual'):
         assert key in run.test
     assert 0.0 <= run.test['acc/fused_top1'] <= 1.0
     out = capsys.readouterr().out

@@ -42,6 +42,8 @@ train_pipeline = [
     dict(type='FormatAudioShape', input_format='NCTF'),
     dict(type='PackActionInputs', collect_keys=('imgs', 'audios'))
 ]
+# clip_id in each prediction joins it with {split}_meta.csv (which modality
+# of the sample is corrupted) in benchmarks/avdigits_benchmark.py.
 test_pipeline = [
     dict(type='SampleSegmentFrames', num_segments=1, test_mode=True),
     dict(type='LoadAudio', sample_rate=8000),
@@ -51,7 +53,8 @@ test_pipeline = [
     dict(type='Resize', scale=(28, 28), keep_ratio=False),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='FormatAudioShape', input_format='NCTF'),
-    dict(type='PackActionInputs', collect_keys=('imgs', 'audios'))
+    dict(type='PackActionInputs', collect_keys=('imgs', 'audios'),
+         meta_keys=('img_shape', 'clip_id'))
 ]
 
 # Two CPU cores: one persistent loader process per split decodes (about
