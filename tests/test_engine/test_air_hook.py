@@ -1,9 +1,10 @@
 """AIRHook on a real mmengine Runner (CPU): rule, logging, resume, 2-rank gloo.
 
-The file is also the worker script of the 2-process test: run as
+The file is also the worker script of the 2-process tests: run as
 ``python test_air_hook.py WORK_DIR`` with RANK, WORLD_SIZE, LOCAL_RANK,
 MASTER_ADDR and MASTER_PORT set, it trains one rank, then reduces
-AIRStatistics that only rank 0 filled.
+AIRStatistics that only rank 0 filled; with a third argument ``eval_pass``
+it trains one rank with ``AIRHook(statistics='eval_pass')``.
 """
 import json
 import math
@@ -35,7 +36,8 @@ class ToyAVDataset(Dataset):
     """Audio tokens carry the class, visual tokens only noise; each modality
     has its own strong offset, so its keys cluster in one direction."""
 
-    def __init__(self) -> None:
+    def __init__(self, augment: bool = False) -> None:
+        self.augment = augment
         generator = torch.Generator().manual_seed(0)
         offsets = 3.0 * torch.randn(2, IN_DIM, generator=generator)
         prototypes = torch.randn(CLASSES, IN_DIM, generator=generator)
@@ -49,8 +51,11 @@ class ToyAVDataset(Dataset):
         return SAMPLES
 
     def __getitem__(self, index: int) -> dict:
+        audio = self.audio[index]
+        if self.augment:  # draws from the global generator, like transforms
+            audio = audio + 0.05 * torch.randn(audio.shape)
         return dict(
-            inputs=dict(audio=self.audio[index], visual=self.visual[index]),
+            inputs=dict(audio=audio, visual=self.visual[index]),
             data_samples=ActionDataSample().set_gt_label(
                 int(self.labels[index])))
 
@@ -58,13 +63,13 @@ class ToyAVDataset(Dataset):
 class ToyAVModel(BaseModel):
     """Two linear token encoders and the real RollingQFusionHead."""
 
-    def __init__(self) -> None:
+    def __init__(self, dropout: float = 0.0) -> None:
         super().__init__()
         self.audio_encoder = nn.Linear(IN_DIM, CHANNELS)
         self.visual_encoder = nn.Linear(IN_DIM, CHANNELS)
         self.fusion_head = RollingQFusionHead(
-            num_classes=CLASSES, in_channels=CHANNELS, attn_drop=0.0,
-            proj_drop=0.0)
+            num_classes=CLASSES, in_channels=CHANNELS, attn_drop=dropout,
+            proj_drop=dropout)
 
     def extract_feat(self, inputs: dict) -> dict:
         return dict(
@@ -100,15 +105,15 @@ def build_runner(work_dir, max_epochs: int, seed: int = 0,
                  batch_size: int = 4, checkpoint: bool = False,
                  extra_hooks=(), launcher: str = 'none',
                  resume_from=None, train_cfg=None, lr: float = 0.05,
-                 **hook_args):
+                 dropout: float = 0.0, augment: bool = False, **hook_args):
     """A Runner training ToyAVModel with AIRHook(**hook_args)."""
     torch.manual_seed(seed)
     return Runner(
-        model=ToyAVModel(),
+        model=ToyAVModel(dropout),
         work_dir=str(work_dir),
         experiment_name=f'air_hook_{uuid4().hex}',
         train_dataloader=dict(
-            dataset=ToyAVDataset(),
+            dataset=ToyAVDataset(augment),
             sampler=dict(type='DefaultSampler', shuffle=False),
             batch_size=batch_size,
             num_workers=0),
@@ -274,7 +279,101 @@ def test_model_without_the_head_is_refused():
         AIRHook.find_head(nn.Sequential(nn.Linear(2, 2)))
 
 
-def launch_two_ranks(work_dir: Path) -> None:
+def subset_indices(samples: int, seed: int) -> list:
+    """The documented eval-pass subset: the first ``samples`` of a seeded
+    permutation of the dataset, in index order."""
+    permutation = torch.randperm(
+        SAMPLES, generator=torch.Generator().manual_seed(seed))
+    return sorted(permutation[:samples].tolist())
+
+
+def eval_statistics(model: ToyAVModel, indices: list) -> dict:
+    """Mean keys and query-key cosines of ``indices`` in eval mode, from the
+    keys of every token (not the head's shortcut through mean tokens)."""
+    head = model.fusion_head
+    dataset = ToyAVDataset()
+    with torch.no_grad():
+        query = head.current_query()
+        mean_keys = torch.stack([
+            head.k_proj(model.audio_encoder(dataset.audio[indices])).mean(1),
+            head.k_proj(model.visual_encoder(dataset.visual[indices])).mean(1)
+        ], dim=1).double()
+        cosines = torch.nn.functional.cosine_similarity(
+            mean_keys, query.double()[None, None], dim=-1)
+    return dict(mean_keys=mean_keys.mean(0), cosines=cosines.mean(0))
+
+
+def test_eval_pass_statistics_are_an_eval_forward_over_a_fixed_subset(
+        tmp_path):
+    runner = build_runner(tmp_path, max_epochs=2, dropout=0.3,
+                          enable_rotation=False, statistics='eval_pass',
+                          eval_pass_samples=10, eval_pass_seed=3,
+                          extra_hooks=[CaptureStatistics()])
+    runner.train()
+    indices = subset_indices(10, seed=3)
+    expected = eval_statistics(runner.model, indices)
+    summary = torch.load(tmp_path / 'rank0_epoch2.pt')['summary']
+    assert summary['count'] == 10
+    for key, value in expected.items():
+        assert torch.allclose(summary[key], value, atol=1e-6), key
+    others = [i for i in range(SAMPLES) if i not in indices]
+    assert not torch.allclose(
+        summary['cosines'], eval_statistics(runner.model, others)['cosines'],
+        atol=1e-3)
+    assert logged(runner, 'air')[1] == pytest.approx(
+        float(expected['cosines'][0] - expected['cosines'][1]), abs=1e-6)
+    log_file = next(Path(runner.log_dir).glob('*.log')).read_text()
+    assert log_file.count('(10 samples, eval pass,') == 2
+
+
+def test_eval_pass_leaves_training_unchanged(tmp_path):
+    """Dropout and a pipeline drawing from the global generators: the eval
+    pass changes what is measured, never what is trained."""
+    runs = {}
+    for statistics in ('online', 'eval_pass'):
+        runner = build_runner(tmp_path / statistics, max_epochs=3,
+                              dropout=0.3, augment=True,
+                              enable_rotation=False, statistics=statistics)
+        runner.train()
+        runs[statistics] = runner
+    online, eval_pass = (runs[key].model.state_dict()
+                         for key in ('online', 'eval_pass'))
+    for key in online:
+        assert torch.equal(online[key], eval_pass[key]), key
+    assert logged(runs['online'], 'air') != logged(runs['eval_pass'], 'air')
+
+
+def test_eval_pass_rotation_balances_the_measured_air(tmp_path):
+    runner = build_runner(tmp_path, max_epochs=1, dropout=0.3,
+                          statistics='eval_pass')
+    runner.train()
+    head = runner.model.fusion_head
+    assert head.num_rotations.item() == 1
+    before = dataset_air(runner.model, torch.eye(CHANNELS))
+    assert logged(runner, 'air') == [pytest.approx(before, abs=1e-6)]
+    after = dataset_air(runner.model, head.rotation)
+    assert abs(before) > 0.05
+    assert abs(after) < 0.2 * abs(before)
+    assert runner.model.training
+
+
+def test_bad_eval_pass_arguments_name_the_key(tmp_path):
+    for kwargs, key in (
+            (dict(statistics='batch'), 'statistics'),
+            (dict(statistics='eval_pass', eval_pass_samples=0),
+             'eval_pass_samples'),
+            (dict(eval_pass_samples=4), 'eval_pass_samples'),
+            (dict(statistics='eval_pass', eval_pass_dataset='train'),
+             'eval_pass_dataset')):
+        with pytest.raises(ValueError, match=key):
+            AIRHook(**kwargs)
+    runner = build_runner(tmp_path, max_epochs=1, statistics='eval_pass',
+                          eval_pass_samples=SAMPLES + 1)
+    with pytest.raises(ValueError, match='eval_pass_samples'):
+        runner.train()
+
+
+def launch_two_ranks(work_dir: Path, *args: str) -> None:
     """Run this file as ranks 0 and 1 of a local gloo group."""
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
@@ -285,7 +384,7 @@ def launch_two_ranks(work_dir: Path) -> None:
                    WORLD_SIZE='2', MASTER_ADDR='127.0.0.1',
                    MASTER_PORT=str(port), OMP_NUM_THREADS='1')
         processes.append(subprocess.Popen(
-            [sys.executable, __file__, str(work_dir)], env=env,
+            [sys.executable, __file__, str(work_dir), *args], env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     outputs = [process.communicate(timeout=300)[0] for process in processes]
     for rank, (process, output) in enumerate(zip(processes, outputs)):
@@ -322,6 +421,26 @@ def test_two_gloo_ranks_share_statistics_and_rotation(tmp_path):
                                torch.as_tensor(value)), key
 
 
+def test_two_gloo_ranks_split_the_eval_pass_and_agree(tmp_path):
+    launch_two_ranks(tmp_path / 'ddp', 'eval_pass')
+    reference = build_runner(tmp_path / 'single', max_epochs=1,
+                             statistics='eval_pass', eval_pass_samples=11,
+                             extra_hooks=[CaptureStatistics()])
+    reference.train()
+    single = torch.load(tmp_path / 'single' / 'rank0_epoch1.pt')
+    ranks = [torch.load(tmp_path / 'ddp' / f'rank{rank}_epoch1.pt')
+             for rank in range(2)]
+    assert torch.equal(ranks[0]['rotation'], ranks[1]['rotation'])
+    assert torch.allclose(ranks[0]['rotation'], single['rotation'],
+                          atol=1e-4)
+    for result in ranks:
+        assert result['world_size'] == 2
+        assert result['summary']['count'] == single['summary']['count'] == 11
+        for key in ('mean_keys', 'cosines', 'attn_share'):
+            assert torch.allclose(result['summary'][key],
+                                  single['summary'][key], atol=1e-5), key
+
+
 def rank0_only_batch():
     """A batch of statistics that only rank 0 adds in the worker."""
     generator = torch.Generator().manual_seed(7)
@@ -330,8 +449,13 @@ def rank0_only_batch():
             torch.rand(3, 2, generator=generator))
 
 
-def distributed_worker(work_dir: str) -> None:
-    """One rank of the 2-process test (see the module docstring)."""
+def distributed_worker(work_dir: str, mode: str = 'online') -> None:
+    """One rank of the 2-process tests (see the module docstring)."""
+    if mode == 'eval_pass':
+        build_runner(work_dir, max_epochs=1, batch_size=2,
+                     extra_hooks=[CaptureStatistics()], launcher='pytorch',
+                     statistics='eval_pass', eval_pass_samples=11).train()
+        exit_distributed_cleanly()
     build_runner(work_dir, max_epochs=1, batch_size=2,
                  extra_hooks=[CaptureStatistics()],
                  launcher='pytorch').train()
@@ -345,4 +469,4 @@ def distributed_worker(work_dir: str) -> None:
 
 
 if __name__ == '__main__':
-    distributed_worker(sys.argv[1])
+    distributed_worker(*sys.argv[1:])

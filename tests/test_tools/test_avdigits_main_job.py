@@ -53,8 +53,8 @@ def test_main_job_trains_rotates_validates_and_tests(tmp_path):
     # Progress with ETA, the AIR summary of both epochs, two rotations.
     assert re.search(r'Epoch\(train\)\s+\[1\]\[\d+/5\].*eta: ', log)
     for epoch in (1, 2):
-        assert re.search(rf'AIRHook epoch {epoch} \(80 samples\): air '
-                         r'[-+]?\d\.\d+, cos_audio', log)
+        assert re.search(rf'AIRHook epoch {epoch} \(80 samples, training '
+                         r'forwards\): air [-+]?\d\.\d+, cos_audio', log)
     assert len(re.findall('rotated the fusion query', log)) == 2
     assert 'num_rotations 2' in log
     # Fused and per-modality validation accuracy, attention shares.
@@ -90,3 +90,21 @@ def test_main_job_trains_rotates_validates_and_tests(tmp_path):
         metrics['attn/visual_mean'])
     assert 0.0 < shares < 1.0  # the fusion token keeps the rest
     assert -2.0 <= float(metrics['attn/air']) <= 2.0
+
+
+@pytest.mark.slow
+def test_main_job_with_the_eval_pass_statistics(tmp_path):
+    """AIRHook(statistics='eval_pass') on the real recognizer and pipeline:
+    the AIR of a fixed 40-clip subset in eval mode drives the rotation."""
+    log = run_tool([
+        'tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'work'),
+        '--seed', '0', '--cfg-options', 'train_cfg.max_epochs=1',
+        'train_dataloader.batch_size=16', 'custom_hooks.0.begin_epoch=1',
+        'custom_hooks.0.air_threshold=0.0',
+        'custom_hooks.0.statistics=eval_pass',
+        'custom_hooks.0.eval_pass_samples=40', *subset_options('train', 'val')
+    ])
+    assert re.search(r'AIRHook epoch 1 \(40 samples, eval pass, \d+\.\d s on '
+                     r'rank 0\): air [-+]?\d\.\d+, cos_audio', log)
+    assert 'rotated the fusion query' in log
+    assert 'num_rotations 1' in log

@@ -1,13 +1,16 @@
 """Hook that monitors attention imbalance and rotates the fusion query."""
+import copy
+import time
 from typing import Dict, Optional
 
 import torch
-from mmaction.registry import HOOKS
+from mmaction.registry import DATASETS, HOOKS
 from mmengine import dist
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 from torch import nn
+from torch.utils.data import DataLoader, Subset
 
 from rollingq_mm.models.heads import RollingQFusionHead
 from rollingq_mm.models.rollingq import (DegenerateAnchorError, anchor_target,
@@ -15,8 +18,11 @@ from rollingq_mm.models.rollingq import (DegenerateAnchorError, anchor_target,
                                          attention_imbalance_rate,
                                          plane_rotation, rotation_angle,
                                          svd_rotation)
+from rollingq_mm.utils.rng_state import get_rng_state, set_rng_state
 
 ROTATIONS = dict(plane=plane_rotation, svd=svd_rotation)
+#: Where the epoch statistics come from (see :class:`AIRHook`).
+STATISTICS = ('online', 'eval_pass')
 #: Prefix of the scalars this hook writes to the message hub and visualizer.
 SCALAR_PREFIX = 'rollingq/'
 
@@ -30,8 +36,18 @@ class AIRHook(Hook):
     https://arxiv.org/abs/2506.11465) for the model's
     :class:`~rollingq_mm.models.RollingQFusionHead`.
 
-    The head gathers statistics during each training epoch's forward passes.
-    At the end of the epoch this hook sums them over all ranks and computes
+    With ``statistics='online'`` (the default) the head gathers statistics
+    during each training epoch's forward passes, at no extra cost. With
+    ``statistics='eval_pass'`` the hook instead runs, at the end of each
+    epoch, the model in eval mode (no dropout, no gradient) over a fixed
+    subset of the training data, as the paper measured AIR; the subset is
+    drawn once from ``eval_pass_seed`` and split across ranks without
+    padding, so every sample counts once, and the global random generators
+    are restored afterwards, so the pass does not change the training's
+    random streams. The pass costs one forward over the subset per epoch.
+
+    At the end of the epoch this hook sums the statistics over all ranks and
+    computes
     the per-modality mean cosines c_m, the AIR (c_0 - c_1 for two modalities
     in the head's order, > 0: the query favours the first; max - min for
     more), the anchor weights α_m = softmax_m(-2 ρ c_m) and the attention
@@ -74,6 +90,15 @@ class AIRHook(Hook):
             logs the same curves). Defaults to True.
         rotation_method (str): 'plane' (minimal rotation in span{q, t}) or
             'svd' (the authors' release, for parity). Defaults to 'plane'.
+        statistics (str): 'online' (training forwards) or 'eval_pass' (a
+            dedicated eval-mode pass each epoch). Defaults to 'online'.
+        eval_pass_samples (int, optional): Size of the fixed subset of the
+            eval pass. Defaults to None: the whole dataset.
+        eval_pass_seed (int): Seed of the subset's choice. Defaults to 0.
+        eval_pass_dataset (dict, optional): Dataset config of the eval pass
+            (e.g. the training annotations with the test pipeline).
+            Defaults to None: the training dataloader's dataset. Batch size,
+            workers and collate function are the training dataloader's.
     """
 
     priority = 'ABOVE_NORMAL'
@@ -85,7 +110,11 @@ class AIRHook(Hook):
                  begin_epoch: int = 1,
                  interval: int = 1,
                  enable_rotation: bool = True,
-                 rotation_method: str = 'plane') -> None:
+                 rotation_method: str = 'plane',
+                 statistics: str = 'online',
+                 eval_pass_samples: Optional[int] = None,
+                 eval_pass_seed: int = 0,
+                 eval_pass_dataset: Optional[dict] = None) -> None:
         if air_threshold < 0:
             raise ValueError(
                 f'AIRHook: air_threshold must be >= 0, got {air_threshold}.')
@@ -100,6 +129,26 @@ class AIRHook(Hook):
         if rotation_method not in ROTATIONS:
             raise ValueError(f'AIRHook: rotation_method must be one of '
                              f'{sorted(ROTATIONS)}, got {rotation_method!r}.')
+        if statistics not in STATISTICS:
+            raise ValueError(f'AIRHook: statistics must be one of '
+                             f'{list(STATISTICS)}, got {statistics!r}.')
+        if eval_pass_samples is not None and (
+                not isinstance(eval_pass_samples, int)
+                or eval_pass_samples < 1):
+            raise ValueError('AIRHook: eval_pass_samples must be None or an '
+                             f'int >= 1, got {eval_pass_samples!r}.')
+        if not isinstance(eval_pass_seed, int):
+            raise ValueError('AIRHook: eval_pass_seed must be an int, got '
+                             f'{eval_pass_seed!r}.')
+        if eval_pass_dataset is not None and not isinstance(
+                eval_pass_dataset, dict):
+            raise ValueError('AIRHook: eval_pass_dataset must be a dataset '
+                             f'config dict, got {eval_pass_dataset!r}.')
+        if statistics == 'online' and (eval_pass_samples is not None
+                                       or eval_pass_dataset is not None):
+            raise ValueError(
+                'AIRHook: eval_pass_samples / eval_pass_dataset are only used '
+                "with statistics='eval_pass', but statistics='online'.")
         self.air_threshold = air_threshold
         self.rho = rho
         self.max_rotations = max_rotations
@@ -107,7 +156,12 @@ class AIRHook(Hook):
         self.interval = interval
         self.enable_rotation = enable_rotation
         self.rotation_method = rotation_method
+        self.statistics = statistics
+        self.eval_pass_samples = eval_pass_samples
+        self.eval_pass_seed = eval_pass_seed
+        self.eval_pass_dataset = eval_pass_dataset
         self._head: Optional[RollingQFusionHead] = None
+        self._eval_loader: Optional[DataLoader] = None
 
     @staticmethod
     def find_head(model: nn.Module) -> RollingQFusionHead:
@@ -136,10 +190,70 @@ class AIRHook(Hook):
             raise ValueError('AIRHook works at epoch ends: set train_cfg '
                              'by_epoch=True (EpochBasedTrainLoop).')
         self._head = self.find_head(runner.model)
+        if self.statistics == 'eval_pass':
+            self._eval_loader = self._build_eval_loader(runner)
+
+    def _build_eval_loader(self, runner) -> DataLoader:
+        """This rank's loader over the eval pass's fixed subset."""
+        train_loader = runner.train_dataloader
+        if self.eval_pass_dataset is None:
+            dataset = train_loader.dataset
+        else:
+            dataset = DATASETS.build(copy.deepcopy(self.eval_pass_dataset))
+        total = len(dataset)
+        if self.eval_pass_samples is None:
+            indices = list(range(total))
+        elif self.eval_pass_samples > total:
+            raise ValueError(
+                f'AIRHook: eval_pass_samples ({self.eval_pass_samples}) is '
+                f'more than the {total} samples of the eval-pass dataset.')
+        else:
+            generator = torch.Generator().manual_seed(self.eval_pass_seed)
+            indices = sorted(
+                torch.randperm(total, generator=generator)
+                [:self.eval_pass_samples].tolist())
+        rank, world_size = dist.get_dist_info()
+        workers = train_loader.num_workers
+        return DataLoader(
+            Subset(dataset, indices[rank::world_size]),
+            batch_size=train_loader.batch_size,
+            shuffle=False,
+            num_workers=workers,
+            collate_fn=train_loader.collate_fn,
+            persistent_workers=workers > 0,
+            generator=torch.Generator().manual_seed(self.eval_pass_seed))
 
     def before_train_epoch(self, runner) -> None:
         """Start the epoch's statistics."""
         self._head.air_statistics.reset()
+
+    @torch.no_grad()
+    def _eval_pass(self, runner) -> float:
+        """Fill the head's statistics from an eval-mode pass over the fixed
+        subset; return its wall time in seconds."""
+        model = runner.model
+        if is_model_wrapper(model):
+            model = model.module
+        if not hasattr(model, 'extract_feat'):
+            raise TypeError(
+                "AIRHook(statistics='eval_pass') needs a model with "
+                f'extract_feat() feeding its fusion head (e.g. '
+                f'AudioVisualRecognizer); {type(model).__name__} has none.')
+        head = self._head
+        head.air_statistics.reset()
+        rng_state = get_rng_state()
+        was_training = model.training
+        start = time.perf_counter()
+        model.eval()
+        try:
+            with head.recording_statistics():
+                for batch in self._eval_loader:
+                    data = model.data_preprocessor(batch, False)
+                    head(model.extract_feat(data['inputs']))
+        finally:
+            model.train(was_training)
+            set_rng_state(rng_state)
+        return time.perf_counter() - start
 
     def _rotation_due(self, epoch: int, air: float) -> bool:
         """Whether the rule asks for a rotation at the end of ``epoch``."""
@@ -177,12 +291,17 @@ class AIRHook(Hook):
         """Reduce the statistics, log them and rotate when the rule says."""
         head = self._head
         epoch = runner.epoch + 1
+        source = 'training forwards'
+        if self.statistics == 'eval_pass':
+            seconds = self._eval_pass(runner)
+            source = f'eval pass, {seconds:.1f} s on rank {dist.get_rank()}'
         statistics = head.air_statistics
         statistics.all_reduce()
         if statistics.count == 0:
             runner.logger.warning(
-                f'AIRHook epoch {epoch}: no training sample went through '
-                'RollingQFusionHead; AIR not measured, no rotation.')
+                f'AIRHook epoch {epoch}: no sample went through '
+                f'RollingQFusionHead ({source}); AIR not measured, no '
+                'rotation.')
             return
         summary = statistics.summary()
         cosines = summary['cosines']
@@ -203,6 +322,7 @@ class AIRHook(Hook):
             runner.message_hub.update_scalar(key, value)
         runner.visualizer.add_scalars(tagged, step=epoch)
         runner.logger.info(
-            f'AIRHook epoch {epoch} ({summary["count"]} samples): ' +
+            f'AIRHook epoch {epoch} ({summary["count"]} samples, '
+            f'{source}): ' +
             ', '.join(f'{key} {value:.4f}' if isinstance(value, float) else
                       f'{key} {value}' for key, value in scalars.items()))

@@ -1,6 +1,7 @@
 """Attention fusion head with a rotatable query (RollingQ)."""
 import logging
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -53,7 +54,10 @@ class RollingQFusionHead(BaseAVHead):
 
     During training forwards the head adds to :attr:`air_statistics`, per
     sample and modality, the mean key kbar_i^m over that modality's tokens,
-    cos(q, kbar_i^m) and the attention share.
+    cos(q, kbar_i^m) and the attention share. Inside
+    :meth:`recording_statistics` eval-mode forwards add to them as well
+    (the dedicated statistics pass of
+    ``AIRHook(statistics='eval_pass')``).
 
     Args:
         num_classes (int): K, the number of classes.
@@ -138,6 +142,7 @@ class RollingQFusionHead(BaseAVHead):
         self.register_buffer('rotation', torch.eye(fusion_dim))
         self.register_buffer('num_rotations',
                              torch.zeros((), dtype=torch.long))
+        self._record_in_eval = False
         self.air_statistics = AIRStatistics(len(self.modalities), fusion_dim)
 
     def current_query(self) -> Tensor:
@@ -302,12 +307,23 @@ class RollingQFusionHead(BaseAVHead):
         return logits, self.attention_statistics(query, means[:, 1:],
                                                  attention, lengths)
 
+    @contextmanager
+    def recording_statistics(self) -> Iterator[None]:
+        """Within this context, forwards in eval mode also add to
+        :attr:`air_statistics` (training forwards always do)."""
+        self._record_in_eval = True
+        try:
+            yield
+        finally:
+            self._record_in_eval = False
+
     @torch.no_grad()
     def attention_statistics(self, query: Tensor, token_means: Tensor,
                              attention: Tensor,
                              lengths: List[int]) -> Dict[str, Tensor]:
-        """Monitoring values of one forward; in training mode also adds them
-        to :attr:`air_statistics`.
+        """Monitoring values of one forward; in training mode (or inside
+        :meth:`recording_statistics`) also adds them to
+        :attr:`air_statistics`.
 
         The mean key of a modality is W_K (mean of its tokens) + b_K.
 
@@ -329,7 +345,7 @@ class RollingQFusionHead(BaseAVHead):
             chunk.sum(dim=-1)
             for chunk in token_attention.split(lengths, dim=1)
         ], dim=1)
-        if self.training:
+        if self.training or self._record_in_eval:
             self.air_statistics.update(mean_keys, cosines, share)
         return {
             'air': attention_imbalance_rate(cosines),
