@@ -1,8 +1,9 @@
 # RollingQ on AV-Digits, the project's demo: two small ViT towers (audio
 # fbank, noisy handwritten digit) fused by one rotatable attention query.
-# 1 process x 64 clips, 20 epochs, about 3 minutes on 2 CPU cores with one
-# intra-op thread (the towers are tiny; two threads beside the data worker
-# make each step several times slower on 2 cores):
+# 1 process x 64 clips, 20 epochs, about 2 minutes on 2 quiet CPU cores
+# (112-121 s with one intra-op thread, 136 s with PyTorch's default two,
+# which compete with the data worker; far slower when other jobs share the
+# cores):
 #   OMP_NUM_THREADS=1 python tools/train.py configs/rollingq_avdigits.py
 #   python tools/test.py configs/rollingq_avdigits.py \
 #       work_dirs/rollingq_avdigits/best_acc_fused_top1_epoch_*.pth
