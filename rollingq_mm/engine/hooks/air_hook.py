@@ -223,6 +223,10 @@ class AIRHook(Hook):
             persistent_workers=workers > 0,
             generator=torch.Generator().manual_seed(self.eval_pass_seed))
 
+    def after_train(self, runner) -> None:
+        """Release the eval pass's loader (and its persistent workers)."""
+        self._eval_loader = None
+
     def before_train_epoch(self, runner) -> None:
         """Start the epoch's statistics."""
         self._head.air_statistics.reset()
