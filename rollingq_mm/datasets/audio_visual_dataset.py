@@ -121,7 +121,9 @@ class AudioVisualDataset(BaseActionDataset):
         """
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(
-                f'annotation file not found: {self.ann_file}')
+                f'annotation file not found: {self.ann_file} (the dataset '
+                "config's ann_file; docs/data_preparation.md says how to "
+                'prepare Kinetics-Sounds, CREMA-D or your own clips)')
         classes: Sequence[str] = self.metainfo.get('classes') or ()
         class_lookup = build_class_lookup(classes)
         data_list = []

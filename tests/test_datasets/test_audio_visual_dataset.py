@@ -149,7 +149,9 @@ def test_argument_errors(tmp_path):
         build(ann, num_classes=3, metainfo=dict(classes=['a', 'b']))
     with pytest.raises(FileNotFoundError, match='classes.txt'):
         build(ann, metainfo=dict(classes=str(tmp_path / 'classes.txt')))
-    with pytest.raises(FileNotFoundError, match='annotation file not found'):
+    with pytest.raises(FileNotFoundError,
+                       match=r'annotation file not found: .*none\.txt .*'
+                       r'docs/data_preparation\.md'):
         build(str(tmp_path / 'none.txt'))
     empty = write(tmp_path / 'empty.txt', '# nothing\n')
     with pytest.raises(AnnotationError, match='no valid clip'):
