@@ -136,7 +136,7 @@ class Setup:
 
 
 def best_seconds(function: Callable[[], None], device: torch.device,
-                   warmup: int, repeats: int) -> float:
+                 warmup: int, repeats: int) -> float:
     """Shortest wall time of ``function`` over ``repeats`` calls (the least
     disturbed by other processes on a shared machine)."""
     for _ in range(warmup):
@@ -255,7 +255,7 @@ def main() -> None:
           f'memory: {memory_method})')
     for variant in VARIANTS:
         seconds = best_seconds(lambda: setup.step(variant), setup.device,
-                                 args.warmup, args.repeats)
+                               args.warmup, args.repeats)
         mib = memory_in_subprocess(args, variant)
         results[variant] = dict(seconds=seconds, mib=mib)
         print(f'{names[variant]:32s} {seconds:9.3f} {mib:10.1f}')
@@ -271,6 +271,7 @@ def main() -> None:
     print(f'statistics: {update * 1e3:.3f} ms update + {mean_row * 1e3:.3f} '
           f'ms for the token means = {share:.3f}% of a head step '
           '(target <= 1%)')
+
 
 if __name__ == '__main__':
     main()

@@ -1,4 +1,4 @@
-"""rollingq_mm: RollingQ (Ni et al., ICML 2025) for OpenMMLab audio-visual training.
+"""RollingQ (Ni et al., ICML 2025) for OpenMMLab audio-visual training.
 
 Importing the package checks the installed OpenMMLab versions, applies the
 compatibility fixes of :mod:`rollingq_mm.compat` and registers every component

@@ -2,7 +2,8 @@
 
 __version__ = '0.1.0'
 
-# Inclusive lower / exclusive upper bounds, checked at import (see ``compat.version_gate``).
+# Inclusive lower / exclusive upper bounds, checked at import
+# (see ``compat.version_gate``).
 SUPPORTED_VERSIONS = {
     'mmengine': ('0.10.4', '0.11.0'),
     'mmcv': ('2.0.1', '2.2.0'),

@@ -1,8 +1,10 @@
-"""Test a trained audio-visual recognizer (mmaction2-style CLI).
+r"""Test a trained audio-visual recognizer (mmaction2-style CLI).
 
 Example:
-    python tools/test.py configs/rollingq_avdigits.py work_dirs/rollingq_avdigits/best.pth
-    bash tools/dist_test.sh configs/rollingq_ks.py CHECKPOINT 4 --dump results.pkl
+    python tools/test.py configs/rollingq_avdigits.py \
+        work_dirs/rollingq_avdigits/best.pth
+    bash tools/dist_test.sh configs/rollingq_ks.py CHECKPOINT 4 \
+        --dump results.pkl
 """
 import argparse
 

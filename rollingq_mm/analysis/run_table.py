@@ -226,4 +226,3 @@ def plot_runs_table(table: Sequence[Mapping], modalities: Sequence[str],
     fig.savefig(out_file, dpi=90)
     plt.close(fig)
     return out_file
-

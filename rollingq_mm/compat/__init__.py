@@ -3,8 +3,9 @@
 :func:`install_compat` is called by ``import rollingq_mm``, hence by every
 config that has ``custom_imports=dict(imports=['rollingq_mm'])``.
 """
-from .checkpoint import (UnsafeCheckpointError, install_safe_checkpoint_loading,
-                         safe_torch_load, trusted_checkpoint_loading)
+from .checkpoint import (UnsafeCheckpointError,
+                         install_safe_checkpoint_loading, safe_torch_load,
+                         trusted_checkpoint_loading)
 from .checkpoint_files import (atomic_write_bytes, find_resumable_checkpoint,
                                install_checkpoint_files,
                                is_complete_checkpoint)

@@ -26,7 +26,6 @@ from mmengine.logging.history_buffer import HistoryBuffer
 _TRUSTED = contextvars.ContextVar('rollingq_trusted_checkpoint', default=False)
 
 
-
 def history_buffer_statistic(owner: type, name: str) -> Any:
     """Stand-in for ``getattr`` in weights-only loads of mmengine checkpoints.
 
@@ -61,7 +60,7 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
 
 @contextlib.contextmanager
 def trusted_checkpoint_loading() -> Iterator[None]:
-    """Allow full unpickling for loads inside this block (``Runner.resume``)."""
+    """Allow full unpickling for loads in this block (``Runner.resume``)."""
     token = _TRUSTED.set(True)
     try:
         yield
@@ -86,16 +85,17 @@ def safe_torch_load(f: Any, map_location: Any = None, **kwargs) -> Any:
             name = f if isinstance(f, str) else getattr(f, 'name', repr(f))
             reason = str(err).strip().splitlines()
             raise UnsafeCheckpointError(
-                f'Refusing to load checkpoint {name}: it holds pickled objects '
-                'that are not plain tensors or data, and unpickling them could '
-                f'run code ({reason[-1] if reason else "unknown reason"}). '
-                'Weights named by load_from / init_cfg are loaded weights-only; '
-                'resume your own runs with --resume, or save the weights as a '
-                'plain state dict.') from err
+                f'Refusing to load checkpoint {name}: it holds pickled '
+                'objects that are not plain tensors or data, and unpickling '
+                'them could run code '
+                f'({reason[-1] if reason else "unknown reason"}). '
+                'Weights named by load_from / init_cfg are loaded '
+                'weights-only; resume your own runs with --resume, or save '
+                'the weights as a plain state dict.') from err
 
 
 class _CheckpointTorch(types.ModuleType):
-    """``torch`` as seen by ``mmengine.runner.checkpoint``, with a safe load."""
+    """``torch`` for ``mmengine.runner.checkpoint``, with a safe ``load``."""
 
     load = staticmethod(safe_torch_load)
 

@@ -29,7 +29,8 @@ def _init_dist_pytorch_cpu_aware(backend: str, init_backend: str = 'torch',
         **kwargs)
 
 
-def _ddp_init_cpu_aware(self, module: torch.nn.Module, *args, **kwargs) -> None:
+def _ddp_init_cpu_aware(self, module: torch.nn.Module, *args,
+                        **kwargs) -> None:
     """``MMDistributedDataParallel.__init__`` that accepts CPU modules."""
     on_cpu = all(p.device.type == 'cpu' for p in module.parameters())
     if on_cpu:

@@ -1,12 +1,14 @@
-"""Work around the incomplete mmaction2 1.2.0 wheel (open-mmlab/mmaction2#2714).
+"""Work around the incomplete mmaction2 1.2.0 wheel.
 
-The wheel ships ``mmaction/models/localizers/__init__.py``, which runs
+See open-mmlab/mmaction2#2714. The wheel ships
+``mmaction/models/localizers/__init__.py``, which runs
 ``from .drn.drn import DRN``, but not the ``drn`` package itself, so every
 ``import mmaction.models`` fails. :class:`DRNPlaceholderFinder` serves a
 placeholder for exactly those two module names. It sits last on
 ``sys.meta_path``, so it is only asked when no other finder located them: a
-complete install (from source) is left untouched. The placeholder registers nothing: ``type='DRN'`` in a config still fails in the
-registry, and using the placeholder class directly raises a clear error.
+complete install (from source) is left untouched. The placeholder registers
+nothing: ``type='DRN'`` in a config still fails in the registry, and using the
+placeholder class directly raises a clear error.
 """
 import importlib.abc
 import importlib.machinery
@@ -24,12 +26,14 @@ class DRNUnavailable:
     def __init__(self, *args, **kwargs) -> None:
         raise ImportError(
             'mmaction2 DRN is not available: the installed mmaction2 wheel '
-            'lacks mmaction/models/localizers/drn (open-mmlab/mmaction2#2714). '
+            'lacks mmaction/models/localizers/drn '
+            '(open-mmlab/mmaction2#2714). '
             'Install mmaction2 from source to use DRN.')
 
 
-class DRNPlaceholderFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Meta-path finder that serves placeholder ``drn`` modules when missing."""
+class DRNPlaceholderFinder(importlib.abc.MetaPathFinder,
+                           importlib.abc.Loader):
+    """Meta-path finder serving placeholder ``drn`` modules when missing."""
 
     def find_spec(self, fullname: str, path: Optional[Sequence[str]],
                   target: Optional[ModuleType] = None):

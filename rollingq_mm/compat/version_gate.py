@@ -33,9 +33,10 @@ def check_versions(supported: Dict[str, Tuple[str, str]]) -> None:
         if found is None:
             problems.append(f'{package} is not installed '
                             f'(rollingq_mm supports >={low},<{high})')
-        elif not Version(low) <= Version(Version(found).base_version) < Version(high):
-            problems.append(f'{package}=={found} is installed, but rollingq_mm '
-                            f'supports {package}>={low},<{high}')
+        elif not (Version(low) <= Version(Version(found).base_version)
+                  < Version(high)):
+            problems.append(f'{package}=={found} is installed, but '
+                            f'rollingq_mm supports {package}>={low},<{high}')
     if problems:
         raise ImportError('Incompatible environment: ' + '; '.join(problems) +
                           '. Reinstall with: pip install -e ".[tests]"')

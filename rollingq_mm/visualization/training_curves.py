@@ -131,9 +131,11 @@ def plot_run_curves(runs: Mapping[str, RunCurves], out_file: str,
         for epoch in curves.rotation_epochs:
             axes[0].axvline(epoch, color=colour, alpha=0.35, linestyle=':')
             axes[1].axvline(epoch, color=colour, alpha=0.35, linestyle=':')
-        for style, (name, values) in zip(styles, sorted(curves.attention.items())):
+        attention = sorted(curves.attention.items())
+        for style, (name, values) in zip(styles, attention):
             _line(axes[1], values, colour, style, f'{prefix}{name}')
-        ordered = sorted(curves.accuracy.items(), key=lambda kv: kv[0] != 'fused')
+        ordered = sorted(curves.accuracy.items(),
+                         key=lambda kv: kv[0] != 'fused')
         for style, (name, values) in zip(styles, ordered):
             _line(axes[2], values, colour, style, f'{prefix}{name}')
     axes[0].axhline(0.0, color='grey', linewidth=0.8)

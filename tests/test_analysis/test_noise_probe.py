@@ -3,7 +3,6 @@ import math
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmaction.structures import ActionDataSample

@@ -1,4 +1,4 @@
-"""Checkpoint loading: weights-only for load_from / init_cfg, full for resume."""
+"""Checkpoint loading: weights-only for load_from / init_cfg, full resume."""
 import argparse
 import os
 

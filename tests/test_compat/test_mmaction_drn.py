@@ -34,21 +34,24 @@ def test_plugin_makes_mmaction_and_mmpretrain_models_importable():
     ''')
     assert run.returncode == 0, run.stderr
     assert 'ResNetAudio' in run.stdout
-    assert 'DRN: ' in run.stdout and 'not in the mmaction::model registry' in run.stdout
+    assert 'DRN: ' in run.stdout
+    assert 'not in the mmaction::model registry' in run.stdout
 
 
 def test_placeholder_class_refuses_use():
     from rollingq_mm.compat import DRNUnavailable
-    with pytest.raises(ImportError, match='lacks mmaction/models/localizers/drn'):
+    with pytest.raises(ImportError,
+                       match='lacks mmaction/models/localizers/drn'):
         DRNUnavailable()
 
 
 def test_complete_install_is_left_untouched(tmp_path):
-    """A real drn package found by an earlier finder wins over the placeholder."""
+    """A real drn package found by an earlier finder beats the placeholder."""
     pkg = tmp_path / 'drn'
     pkg.mkdir()
     (pkg / '__init__.py').write_text('')
-    (pkg / 'drn.py').write_text('class DRN:\n    origin = "complete install"\n')
+    (pkg / 'drn.py').write_text(
+        'class DRN:\n    origin = "complete install"\n')
     run = run_python(f'''
         import importlib.util, sys
         class CompleteInstall:

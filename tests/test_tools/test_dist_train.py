@@ -1,8 +1,7 @@
-"""tools/dist_train.sh on 2 CPU processes (gloo): train, validate, resume, exit."""
+"""tools/dist_train.sh on 2 CPU processes (gloo): train, validate, resume."""
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TOY = ROOT / 'tests' / 'data' / 'toy'
 
 
-def dist_train(work_dir: Path, port: int, *args: str) -> subprocess.CompletedProcess:
+def dist_train(work_dir: Path, port: int,
+               *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(TOY), PORT=str(port),
                OMP_NUM_THREADS='1')
     return subprocess.run(

@@ -157,7 +157,7 @@ def test_video_kernel_time_axis_and_kinetics_sounds_grid(image_vit):
 
 
 def test_bad_checkpoints_are_refused_with_a_reason(image_vit, tmp_path,
-                                                  monkeypatch):
+                                                   monkeypatch):
     state = dict(image_vit.state_dict())
     with pytest.raises(ValueError, match='num_layers=6 but the checkpoint '
                        'has 5'):

@@ -62,8 +62,9 @@ def test_missing_logs_are_named(tmp_path):
 
 def test_tools_write_valid_pngs(tmp_path):
     for name, air in (('vanilla', 0.9), ('rollingq', 0.1)):
+        angle = 10.0 if name == 'rollingq' else 0
         write_scalars(tmp_path / name / '20260101_000000',
-                      [air_record(1, air, angle=10.0 if name == 'rollingq' else 0),
+                      [air_record(1, air, angle=angle),
                        {'acc/fused_top1': 0.5, 'step': 1}])
     one = tmp_path / 'one.png'
     run = subprocess.run(

@@ -40,5 +40,6 @@ class TrainingCurvesHook(Hook):
         path = plot_run_curves(
             {runner.experiment_name: curves},
             osp.join(runner.work_dir, self.out_file),
-            title=self.title if self.title is not None else runner.experiment_name)
+            title=(self.title if self.title is not None
+                   else runner.experiment_name))
         runner.logger.info(f'Training curves written to {path}')

@@ -1,4 +1,4 @@
-"""Attention share of the fusion CLS per modality, and AIR, on an eval split."""
+"""Fusion CLS attention share per modality, and AIR, on an eval split."""
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -64,7 +64,8 @@ class AttentionShareMetric(BaseMetric):
             if share.numel() != len(self.modalities):
                 raise ValueError(
                     f'AttentionShareMetric: {ATTN_SHARE_KEY} has '
-                    f'{share.numel()} entries for modalities {self.modalities}')
+                    f'{share.numel()} entries for modalities '
+                    f'{self.modalities}')
             result = dict(share=share.numpy())
             if COSINE_KEY in sample:
                 result['cos'] = torch.as_tensor(

@@ -55,7 +55,9 @@ class DumpParamsHook(Hook):
 
     def after_run(self, runner) -> None:
         model = getattr(runner.model, 'module', runner.model)
-        torch.save({k: v.detach().clone() for k, v in model.state_dict().items()},
+        params = {k: v.detach().clone()
+                  for k, v in model.state_dict().items()}
+        torch.save(params,
                    osp.join(runner.work_dir, f'params_rank{get_rank()}.pt'))
 
 
