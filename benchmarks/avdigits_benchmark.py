@@ -33,7 +33,9 @@ Results go to ``--out-dir``: ``runs.json`` (one record per run),
 Run ``python benchmarks/avdigits_benchmark.py`` (15 runs; about 2-3 min
 per run on 2 idle cores). ``--no-test`` skips the test split (for choosing
 hyper-parameters on validation, e.g. with ``--cfg-options
-custom_hooks.0.rho=2.0``).
+custom_hooks.0.rho=2.0``). ``--methods audio_only visual_only`` runs the
+unimodal baselines (``configs/{audio,visual}_only_avdigits.py``): what each
+tower reaches when it is trained alone.
 """
 import argparse
 import csv
@@ -56,7 +58,9 @@ from mmengine.fileio import load
 from rollingq_mm.visualization import load_run_curves
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-METHODS = ('vanilla', 'rollingq', 'concat')
+METHODS = ('vanilla', 'rollingq', 'concat', 'audio_only', 'visual_only')
+#: What the benchmark runs unless ``--methods`` says otherwise.
+DEFAULT_METHODS = ('vanilla', 'rollingq', 'concat')
 MODALITIES = ('audio', 'visual')
 BEST_CKPT = re.compile(r'best_acc_fused_top1_epoch_(\d+)\.pth$')
 #: ``corrupted`` values of the AV-Digits metadata and their names.
@@ -69,7 +73,7 @@ class RunRecord:
     """What one training + test run measured.
 
     Attributes:
-        method (str): ``vanilla``, ``rollingq`` or ``concat``.
+        method (str): One of :data:`METHODS`.
         seed (int): The training seed.
         wall_s (float): Wall time of ``tools/train.py`` in seconds.
         cpu_s (float): CPU time (user + system) of ``tools/train.py`` and its
@@ -100,7 +104,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Command-line options (see the module docstring)."""
     parser = argparse.ArgumentParser(
         description='RollingQ vs vanilla vs concat fusion on AV-Digits')
-    parser.add_argument('--methods', nargs='+', default=list(METHODS),
+    parser.add_argument('--methods', nargs='+',
+                        default=list(DEFAULT_METHODS),
                         choices=METHODS, help='methods to run')
     parser.add_argument('--seeds', nargs='+', type=int,
                         default=[0, 1, 2, 3, 4], help='training seeds')
