@@ -35,7 +35,9 @@ per run on 2 idle cores). ``--no-test`` skips the test split (for choosing
 hyper-parameters on validation, e.g. with ``--cfg-options
 custom_hooks.0.rho=2.0``). ``--methods audio_only visual_only`` runs the
 unimodal baselines (``configs/{audio,visual}_only_avdigits.py``): what each
-tower reaches when it is trained alone.
+tower reaches when it is trained alone. ``--data-root`` runs it on another
+AV-Digits folder made by ``tools/data/avdigits/prepare_avdigits.py`` (e.g.
+clean images, no corrupted samples).
 """
 import argparse
 import csv
@@ -120,7 +122,45 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--cfg-options', nargs='+', action=DictAction, default={},
         help='config overrides for every method, passed to tools/train.py '
         'and applied to the test config')
-    return parser.parse_args(argv)
+    parser.add_argument(
+        '--data-root', default=None,
+        help='another AV-Digits folder made by prepare_avdigits.py (e.g. '
+        'with other noise options): every split\'s ann_file and '
+        'data_prefix point there (explicit --cfg-options win)')
+    args = parser.parse_args(argv)
+    if args.data_root is not None:
+        args.cfg_options = {**data_root_options(args.data_root),
+                            **args.cfg_options}
+    return args
+
+
+def data_root_options(root: str) -> Dict[str, str]:
+    """Config overrides that read every split from the folder ``root``.
+
+    Args:
+        root (str): A folder with ``train.txt``, ``val.txt``, ``test.txt``
+            (and the files they name), as written by
+            ``tools/data/avdigits/prepare_avdigits.py``.
+
+    Returns:
+        dict: ``{split}_dataloader.dataset.ann_file`` and
+        ``...data_prefix.{video,audio}`` for the three splits.
+
+    Raises:
+        FileNotFoundError: an annotation file is missing, naming it.
+    """
+    options = {}
+    for split in ('train', 'val', 'test'):
+        ann_file = osp.join(root, f'{split}.txt')
+        if not osp.isfile(ann_file):
+            raise FileNotFoundError(
+                f'--data-root {root}: {ann_file} not found (make the folder '
+                'with tools/data/avdigits/prepare_avdigits.py --out)')
+        key = f'{split}_dataloader.dataset'
+        options[f'{key}.ann_file'] = ann_file
+        options[f'{key}.data_prefix.video'] = root
+        options[f'{key}.data_prefix.audio'] = root
+    return options
 
 
 def run_command(command: List[str], env: Dict[str, str], log_file: str,

@@ -52,6 +52,26 @@ def test_schedule_interleaves_methods_and_rotates_their_order(bench):
         assert {runs[3 * i + position][1] for i in range(3)} == set(methods)
 
 
+def test_data_root_points_every_split_there(bench, tmp_path):
+    for split in ('train', 'val', 'test'):
+        (tmp_path / f'{split}.txt').write_text('')
+    root = str(tmp_path)
+    args = bench.parse_args([
+        '--data-root', root, '--cfg-options',
+        f'val_dataloader.dataset.ann_file={root}/other.txt'])
+    assert args.cfg_options['train_dataloader.dataset.ann_file'] == \
+        f'{root}/train.txt'
+    assert args.cfg_options['test_dataloader.dataset.data_prefix.audio'] == \
+        root
+    assert args.cfg_options['val_dataloader.dataset.ann_file'] == \
+        f'{root}/other.txt'
+    assert len(args.cfg_options) == 9
+    assert bench.parse_args([]).cfg_options == {}
+    (tmp_path / 'val.txt').unlink()
+    with pytest.raises(FileNotFoundError, match=r'val\.txt not found'):
+        bench.parse_args(['--data-root', root])
+
+
 def test_summary_means_stds_and_wall_ratio(bench):
     records = [
         record(bench, 'vanilla', 0, 0.70, 100.0, air=0.6),
