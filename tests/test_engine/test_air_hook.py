@@ -18,6 +18,7 @@ from uuid import uuid4
 import pytest
 import torch
 import torch.nn as nn
+from mmaction.registry import DATASETS
 from mmaction.structures import ActionDataSample
 from mmengine.dist import get_rank, get_world_size
 from mmengine.hooks import Hook
@@ -324,6 +325,22 @@ def test_eval_pass_statistics_are_an_eval_forward_over_a_fixed_subset(
         float(expected['cosines'][0] - expected['cosines'][1]), abs=1e-6)
     log_file = next(Path(runner.log_dir).glob('*.log')).read_text()
     assert log_file.count('(10 samples, eval pass,') == 2
+
+
+def test_eval_pass_reads_its_own_dataset_config(tmp_path):
+    DATASETS.register_module(name='EvalPassToyAVDataset',
+                             module=ToyAVDataset, force=True)
+    runner = build_runner(
+        tmp_path, max_epochs=1, augment=True, enable_rotation=False,
+        statistics='eval_pass',
+        eval_pass_dataset=dict(type='EvalPassToyAVDataset', augment=False),
+        extra_hooks=[CaptureStatistics()])
+    runner.train()
+    summary = torch.load(tmp_path / 'rank0_epoch1.pt')['summary']
+    expected = eval_statistics(runner.model, list(range(SAMPLES)))
+    assert summary['count'] == SAMPLES
+    for key, value in expected.items():
+        assert torch.allclose(summary[key], value, atol=1e-6), key
 
 
 def test_eval_pass_leaves_training_unchanged(tmp_path):
