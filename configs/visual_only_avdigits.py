@@ -3,15 +3,6 @@
 # its detached probe still reported, but it never reaches the classifier, so
 # acc/fused_top1 is the image-only accuracy: the ceiling of what the image
 # tower learns when nothing competes with it for the gradient.
-_base_ = ['./concat_avdigits.py']
+_base_ = ['./audio_only_avdigits.py']
 
-model = dict(
-    fusion_head=dict(
-        _delete_=True,
-        type='UnimodalHead',
-        num_classes=10,
-        modalities=['audio', 'visual'],
-        modality='visual',
-        dropout=0.1,
-        probe_pool='mean',
-        loss_cls=dict(type='CrossEntropyLoss')))
+model = dict(fusion_head=dict(modality='visual'))
