@@ -57,6 +57,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config, DictAction
 from mmengine.fileio import load
 
+from rollingq_mm.analysis import mean_std
 from rollingq_mm.visualization import load_run_curves
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -361,14 +362,6 @@ def run_schedule(methods: Sequence[str], seeds: Sequence[int]) -> List[tuple]:
     return runs
 
 
-def mean_std(values: Sequence[float]) -> Dict[str, float]:
-    """Mean and sample std (0 for one value) of ``values``."""
-    values = list(values)
-    return dict(mean=statistics.fmean(values),
-                std=statistics.stdev(values) if len(values) > 1 else 0.0,
-                n=len(values))
-
-
 #: Summary rows: (key, column title, getter of a record's value or None).
 COLUMNS = (
     ('val_fused', 'val fused top-1', lambda r: r.val['fused']),
@@ -425,7 +418,9 @@ def summarise(records: Sequence[RunRecord]) -> Dict[str, dict]:
             values = [getter(r) for r in runs]
             values = [v for v in values if v is not None]
             if values:
-                summary[method][key] = mean_std(values)
+                mean, std = mean_std(values)
+                summary[method][key] = dict(mean=mean, std=std,
+                                            n=len(values))
     if 'rollingq' in summary and 'vanilla' in summary:
         for key in ('wall', 'cpu'):
             summary[f'{key}_ratio_rollingq_vs_vanilla'] = (

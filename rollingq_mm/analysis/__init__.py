@@ -6,6 +6,7 @@ from .noise_probe import (NoiseSetting, ProbeRecorder, check_probe_args,
 from .probe_figure import plot_noise_probe
 from .probe_outputs import (format_probe_report, probe_tables,
                             save_probe_results)
+from .run_table import mean_std
 from .probe_summary import (accuracy_by_level, attention_quality_correlation,
                             read_csv, setting_summary, top1, write_csv)
 
@@ -15,5 +16,5 @@ __all__ = [
     'plot_noise_probe', 'format_probe_report', 'probe_tables',
     'save_probe_results', 'accuracy_by_level',
     'attention_quality_correlation', 'read_csv', 'setting_summary', 'top1',
-    'write_csv'
+    'write_csv', 'mean_std'
 ]

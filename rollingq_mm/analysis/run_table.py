@@ -62,7 +62,8 @@ def _read(path: str) -> str:
         return file.read()
 
 
-def _mean_std(values: Sequence[float]) -> Tuple[float, float]:
+def mean_std(values: Sequence[float]) -> Tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value) of runs."""
     values = np.asarray(values, dtype=np.float64)
     std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
     return float(values.mean()), std
@@ -90,7 +91,7 @@ def aggregate_runs(runs: Mapping[str, Sequence[Tables]],
         row = dict(method=method, num_runs=len(tables))
         for name in modalities:
             for level in levels:
-                row[f'{name}@{level:g}'] = _mean_std([
+                row[f'{name}@{level:g}'] = mean_std([
                     float(r['top1_fused']) for accuracy, _ in tables
                     for r in accuracy if r['corrupted'] == name
                     and float(r['level']) == level
@@ -99,7 +100,7 @@ def aggregate_runs(runs: Mapping[str, Sequence[Tables]],
             values = [float(r['pearson_r']) for _, correlation in tables
                       for r in correlation if r['modality'] == name]
             if len(values) == len(tables):
-                row[f'r_{name}'] = _mean_std(values)
+                row[f'r_{name}'] = mean_std(values)
         table.append(row)
     return table
 
