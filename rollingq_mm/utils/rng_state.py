@@ -21,25 +21,64 @@ from .worker_progress import WorkerProgress
 MEDIA_KEYS = ('filename', 'frame_dir', 'img_path', 'audio_path')
 
 
-def get_rng_state() -> Dict[str, Any]:
+def get_rng_state(cuda: bool = True) -> Dict[str, Any]:
     """The state of Python's, NumPy's and torch's global generators.
 
+    The state is plain Python data (tuples, ints, floats, ``bytes``), no
+    tensors: a checkpoint holding it still loads weights-only, and loading
+    it with any ``map_location`` (mmengine's resume maps onto the current
+    CUDA device) leaves it unchanged.
+
+    Args:
+        cuda (bool): Include the CUDA generators when CUDA is available.
+            False for code that runs in DataLoader workers: a worker forked
+            from a process that initialised CUDA still reports CUDA as
+            available, but any CUDA generator call there raises "Cannot
+            re-initialize CUDA in forked subprocess". Defaults to True.
+
     Returns:
-        dict: ``python`` (tuple), ``numpy`` (dict of plain values and an
-        int64 tensor), ``torch`` (uint8 tensor) and, with CUDA, ``cuda``
-        (list of uint8 tensors): only tensors and plain Python data, so a
-        checkpoint holding it still loads weights-only.
+        dict: ``python`` (tuple), ``numpy`` (dict; ``keys`` the uint32 key
+        as bytes), ``torch`` (bytes) and, with ``cuda`` and CUDA available,
+        ``cuda`` (list of bytes, one per device).
     """
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state = dict(
         python=random.getstate(),
-        numpy=dict(kind=kind, keys=torch.from_numpy(keys.astype(np.int64)),
+        numpy=dict(kind=kind, keys=keys.astype(np.uint32).tobytes(),
                    pos=int(pos), has_gauss=int(has_gauss),
                    cached_gaussian=float(cached)),
-        torch=torch.get_rng_state())
-    if torch.cuda.is_available():
-        state['cuda'] = torch.cuda.get_rng_state_all()
+        torch=torch.get_rng_state().numpy().tobytes())
+    if cuda and torch.cuda.is_available():
+        state['cuda'] = [
+            generator.numpy().tobytes()
+            for generator in torch.cuda.get_rng_state_all()
+        ]
     return state
+
+
+def _on_cpu(value: Any, name: str) -> Any:
+    """A saved state entry as bytes or a CPU tensor.
+
+    States are saved as bytes; checkpoints of earlier versions hold tensors,
+    which come back on whatever device the checkpoint was loaded onto.
+    """
+    if not isinstance(value, torch.Tensor):
+        return value
+    if value.device.type == 'meta':
+        raise ValueError(
+            f'The saved random-number state {name!r} is a tensor on the '
+            "'meta' device, which holds no data: the checkpoint was written "
+            "before states were saved as bytes, and loaded with "
+            "map_location='meta'.")
+    return value.detach().cpu()
+
+
+def _generator_state(value: Any, name: str) -> torch.Tensor:
+    """The CPU uint8 tensor that torch's generator setters take."""
+    value = _on_cpu(value, name)
+    if isinstance(value, torch.Tensor):
+        return value.to(torch.uint8)
+    return torch.frombuffer(bytearray(value), dtype=torch.uint8)
 
 
 def set_rng_state(state: Dict[str, Any]) -> None:
@@ -47,18 +86,23 @@ def set_rng_state(state: Dict[str, Any]) -> None:
 
     Args:
         state (dict): The state. A ``cuda`` entry is applied only when as
-            many CUDA devices are visible as it holds.
+            many CUDA devices are visible as it holds; a state without one
+            leaves the CUDA generators alone.
     """
     random.setstate(state['python'])
     numpy = state['numpy']
+    keys = _on_cpu(numpy['keys'], 'numpy')
+    keys = (keys.numpy() if isinstance(keys, torch.Tensor) else
+            np.frombuffer(keys, dtype=np.uint32))
     np.random.set_state(
-        (numpy['kind'], numpy['keys'].numpy().astype(np.uint32),
-         numpy['pos'], numpy['has_gauss'], numpy['cached_gaussian']))
-    torch.set_rng_state(state['torch'])
+        (numpy['kind'], keys.astype(np.uint32), numpy['pos'],
+         numpy['has_gauss'], numpy['cached_gaussian']))
+    torch.set_rng_state(_generator_state(state['torch'], 'torch'))
     cuda = state.get('cuda')
     if cuda is not None and torch.cuda.is_available() and \
             len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
+        torch.cuda.set_rng_state_all(
+            [_generator_state(value, 'cuda') for value in cuda])
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:
@@ -132,11 +176,11 @@ class SampleSeededPipeline:
         description = describe_sample(results)
         if self.progress is not None:
             self.progress.start(description)
-        saved = get_rng_state()
+        saved = get_rng_state(cuda=False)
         try:
             random.seed(seed)
             np.random.seed(seed % 2**32)
-            torch.manual_seed(seed)
+            torch.default_generator.manual_seed(seed)
             return self.pipeline(results)
         except Exception as error:
             error.add_note(f'while loading {description}')
