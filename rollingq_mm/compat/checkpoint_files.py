@@ -23,6 +23,7 @@ Two fixes, installed by :func:`install_checkpoint_files`:
 import logging
 import os
 import os.path as osp
+import stat
 import tempfile
 import zipfile
 from typing import Optional, Union
@@ -33,8 +34,36 @@ from mmengine.logging import print_log
 TMP_PREFIX = '.tmp-'
 
 
+def _new_file_mode(path: str) -> int:
+    """The mode ``open(path, 'w')`` would leave: the existing file's, else
+    0o666 less the process's umask (a temporary file is created 0o600)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows
+    (``os.umask`` can only be read by setting it, which races with other
+    threads creating files)."""
+    try:
+        with open('/proc/self/status') as status:
+            for line in status:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
 def atomic_write_bytes(data: bytes, path: Union[str, os.PathLike]) -> None:
     """Write ``data`` to ``path`` so that no reader ever sees a partial file.
+
+    The file gets the permissions a plain write would give it (the previous
+    file's, else those of the user's umask), not the temporary file's 0o600.
 
     Args:
         data (bytes): The whole content.
@@ -46,6 +75,7 @@ def atomic_write_bytes(data: bytes, path: Union[str, os.PathLike]) -> None:
     handle, tmp_path = tempfile.mkstemp(
         prefix=TMP_PREFIX + osp.basename(path) + '.', dir=folder)
     try:
+        os.fchmod(handle, _new_file_mode(path))
         with os.fdopen(handle, 'wb') as tmp_file:
             tmp_file.write(data)
             tmp_file.flush()

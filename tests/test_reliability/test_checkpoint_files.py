@@ -98,3 +98,21 @@ def test_auto_resume_takes_the_named_whole_checkpoint_or_nothing(tmp_path):
 
 def test_the_runner_uses_the_checked_auto_resume():
     assert mm_runner.find_latest_checkpoint is find_resumable_checkpoint
+
+
+@pytest.mark.parametrize('umask', [0o022, 0o027])
+def test_written_files_get_the_mode_of_a_plain_write(tmp_path, umask):
+    """Not the temporary file's 0o600: others may need to read checkpoints
+    (a shared work dir, a cluster's evaluation job)."""
+    previous = os.umask(umask)
+    try:
+        plain = tmp_path / 'plain.pth'
+        plain.write_bytes(b'x')
+        atomic_write_bytes(b'checkpoint', tmp_path / 'epoch_1.pth')
+        mode = os.stat(tmp_path / 'epoch_1.pth').st_mode & 0o777
+        assert mode == os.stat(plain).st_mode & 0o777 == 0o666 & ~umask
+        os.chmod(tmp_path / 'epoch_1.pth', 0o600)
+        atomic_write_bytes(b'again', tmp_path / 'epoch_1.pth')
+        assert os.stat(tmp_path / 'epoch_1.pth').st_mode & 0o777 == 0o600
+    finally:
+        os.umask(previous)
