@@ -390,7 +390,7 @@ def test_bad_eval_pass_arguments_name_the_key(tmp_path):
         runner.train()
 
 
-def launch_two_ranks(work_dir: Path, *args: str) -> None:
+def launch_two_ranks(work_dir: Path, *args: str, timeout: int = 300) -> None:
     """Run this file as ranks 0 and 1 of a local gloo group."""
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
@@ -403,7 +403,12 @@ def launch_two_ranks(work_dir: Path, *args: str) -> None:
         processes.append(subprocess.Popen(
             [sys.executable, __file__, str(work_dir), *args], env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    try:
+        outputs = [process.communicate(timeout=timeout)[0]
+                   for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
     for rank, (process, output) in enumerate(zip(processes, outputs)):
         assert process.returncode == 0, f'rank {rank}:\n{output[-3000:]}'
 
@@ -458,6 +463,18 @@ def test_two_gloo_ranks_split_the_eval_pass_and_agree(tmp_path):
                                   single['summary'][key], atol=1e-5), key
 
 
+def test_rank0_decides_the_rotation_for_every_rank(tmp_path):
+    """Ranks whose own rule would disagree (here rank 1's threshold is never
+    reached) all follow rank 0's decision instead of waiting at a broadcast
+    that only some of them join."""
+    launch_two_ranks(tmp_path / 'ddp', 'disagree', timeout=120)
+    ranks = [torch.load(tmp_path / 'ddp' / f'rank{rank}_epoch1.pt')
+             for rank in range(2)]
+    assert ranks[0]['num_rotations'] == ranks[1]['num_rotations'] == 1
+    assert torch.equal(ranks[0]['rotation'], ranks[1]['rotation'])
+    assert not torch.equal(ranks[0]['rotation'], torch.eye(CHANNELS))
+
+
 def rank0_only_batch():
     """A batch of statistics that only rank 0 adds in the worker."""
     generator = torch.Generator().manual_seed(7)
@@ -472,6 +489,12 @@ def distributed_worker(work_dir: str, mode: str = 'online') -> None:
         build_runner(work_dir, max_epochs=1, batch_size=2,
                      extra_hooks=[CaptureStatistics()], launcher='pytorch',
                      statistics='eval_pass', eval_pass_samples=11).train()
+        exit_distributed_cleanly()
+    if mode == 'disagree':
+        build_runner(work_dir, max_epochs=1, batch_size=2,
+                     extra_hooks=[CaptureStatistics()], launcher='pytorch',
+                     air_threshold=0.0 if os.environ['RANK'] == '0' else 100.0
+                     ).train()
         exit_distributed_cleanly()
     build_runner(work_dir, max_epochs=1, batch_size=2,
                  extra_hooks=[CaptureStatistics()],

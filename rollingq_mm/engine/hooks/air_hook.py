@@ -62,7 +62,8 @@ class AIRHook(Hook):
     The target is t = |q| u/|u| with u = Σ_m α_m E_m/|E_m| (E_m: the epoch
     mean of the per-sample mean keys); the head composes R_new (q -> t) on
     the left of its rotation. R_new is computed in float64 and broadcast
-    from rank 0, so every rank applies the same matrix. Degenerate
+    from rank 0, so every rank applies the same matrix; whether to rotate
+    is decided on rank 0 too and broadcast with it. Degenerate
     statistics (no sample, zero query, zero mean key, cancelling anchor)
     skip the rotation with a logged warning.
 
@@ -266,24 +267,48 @@ class AIRHook(Hook):
                 and epoch >= self.begin_epoch
                 and (epoch - self.begin_epoch) % self.interval == 0)
 
+    def _rotation_on_rank0(self, runner, epoch: int, air: float,
+                           summary: Dict[str, torch.Tensor],
+                           weights: torch.Tensor) -> Optional[torch.Tensor]:
+        """Rank 0's decision and R_new (float64), or None for no rotation.
+
+        Only rank 0 applies the rule and builds the rotation; every rank
+        receives the decision, then R_new, by broadcast. Ranks that decided
+        on their own could disagree (a degenerate anchor on one rank, a
+        tie at the threshold) and leave the others waiting at a broadcast
+        they never join.
+        """
+        rotation = None
+        if dist.get_rank() == 0 and self._rotation_due(epoch, air):
+            query = self._head.current_query().detach().to(torch.float64)
+            try:
+                target = anchor_target(query, summary['mean_keys'].to(query),
+                                       weights.to(query))
+                rotation = ROTATIONS[self.rotation_method](query, target)
+            except DegenerateAnchorError as error:
+                runner.logger.warning(
+                    f'AIRHook epoch {epoch}: rotation skipped: {error}')
+        if dist.get_world_size() == 1:
+            return rotation
+        size = self._head.fusion_dim
+        decision = torch.tensor([float(rotation is not None)])
+        dist.broadcast(decision, src=0)
+        if not decision.item():
+            return None
+        if rotation is None:
+            rotation = torch.empty(size, size, dtype=torch.float64)
+        rotation = rotation.cpu()
+        dist.broadcast(rotation, src=0)
+        return rotation
+
     @torch.no_grad()
     def _rotate(self, runner, epoch: int, air: float,
-                summary: Dict[str, torch.Tensor],
-                weights: torch.Tensor) -> float:
-        """Rotate the head's query towards the anchor; return the angle."""
+                rotation: torch.Tensor) -> float:
+        """Apply rank 0's rotation to the head's query; return the angle."""
         head = self._head
-        query = head.current_query().to(torch.float64)
-        try:
-            target = anchor_target(query, summary['mean_keys'].to(query),
-                                   weights.to(query))
-        except DegenerateAnchorError as error:
-            runner.logger.warning(
-                f'AIRHook epoch {epoch}: rotation skipped: {error}')
-            return 0.0
-        rotation = ROTATIONS[self.rotation_method](query, target)
-        dist.broadcast(rotation, src=0)
+        query = head.current_query().detach().to(torch.float64)
         head.apply_rotation(rotation)
-        angle = rotation_angle(rotation, query)
+        angle = rotation_angle(rotation.to(query), query)
         runner.logger.info(
             f'AIRHook epoch {epoch}: rotated the fusion query by '
             f'{angle:.3f} deg ({self.rotation_method}) at AIR {air:+.4f} '
@@ -312,8 +337,11 @@ class AIRHook(Hook):
         air = float(attention_imbalance_rate(cosines))
         weights = anchor_weights(cosines, self.rho)
         angle = 0.0
-        if self._rotation_due(epoch, air):
-            angle = self._rotate(runner, epoch, air, summary, weights)
+        if self.enable_rotation:
+            rotation = self._rotation_on_rank0(runner, epoch, air, summary,
+                                               weights)
+            if rotation is not None:
+                angle = self._rotate(runner, epoch, air, rotation)
         scalars = dict(air=air)
         for index, name in enumerate(head.modalities):
             scalars[f'cos_{name}'] = float(cosines[index])
