@@ -146,10 +146,14 @@ class RollingQFusionHead(BaseAVHead):
         self.air_statistics = AIRStatistics(len(self.modalities), fusion_dim)
 
     def current_query(self) -> Tensor:
-        """The rotated fusion query q = R (W_Q c + b_Q), shape (C,)."""
-        query = F.linear(self.cls_token.view(1, -1), self.q_proj.weight,
-                         self.q_proj.bias).view(-1)
-        return self.rotation.to(query.dtype) @ query
+        """The rotated fusion query q = R (W_Q c + b_Q), shape (C,), in
+        float32 also under autocast (in float16 R would shift the query by
+        about 0.1 degree)."""
+        with torch.autocast(self.cls_token.device.type, enabled=False):
+            query = F.linear(self.cls_token.view(1, -1).float(),
+                             self.q_proj.weight.float(),
+                             self.q_proj.bias.float()).view(-1)
+            return self.rotation.float() @ query
 
     @torch.no_grad()
     def apply_rotation(self, rotation: Tensor) -> None:
