@@ -1,11 +1,14 @@
 """TokenNeck: every encoder output shape becomes (B, L, C) tokens."""
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.registry import init_default_scope
 
 import rollingq_mm  # noqa: F401
 from mmaction.registry import MODELS
 from rollingq_mm.models import TokenNeck
+from rollingq_mm.models.necks.token_neck import (interpolate_positions,
+                                                 pool_tokens)
 
 
 @pytest.fixture(autouse=True)
@@ -69,6 +72,74 @@ def test_pooling_bounds_the_length_by_averaging_positions():
     assert torch.allclose(out[:, 1], tokens[:, 3:6].mean(1), atol=1e-6)
     short = torch.randn(2, 3, 8)
     assert torch.equal(neck(short), short)
+
+
+def values_and_grads(fn, x: torch.Tensor, seed: int = 0):
+    """``fn(x)`` and the gradient of ``(fn(x) * g).sum()`` for a random
+    ``g``."""
+    x = x.detach().requires_grad_()
+    out = fn(x)
+    grad_out = torch.randn(
+        out.shape, generator=torch.Generator().manual_seed(seed))
+    (out * grad_out).sum().backward()
+    return out.detach(), x.grad
+
+
+@pytest.mark.parametrize('length, size', [
+    (12, 4), (2048, 256), (9, 9 - 1), (13, 4), (7, 3), (100, 7), (300, 256)
+])
+def test_pooling_equals_adaptive_avg_pool1d_with_gradients(length, size):
+    """The same windows as adaptive pooling, divisible or not."""
+    tokens = torch.randn(2, length, 6)
+    out, grad = values_and_grads(lambda x: pool_tokens(x, size), tokens)
+    expected, expected_grad = values_and_grads(
+        lambda x: F.adaptive_avg_pool1d(x.transpose(1, 2), size).transpose(
+            1, 2), tokens)
+    assert out.shape == (2, size, 6)
+    assert torch.allclose(out, expected, atol=1e-6, rtol=0)
+    assert torch.allclose(grad, expected_grad, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize('size, length', [
+    (4, 7), (4, 8), (147, 12), (147, 150), (256, 2048), (5, 3), (3, 1),
+    (1, 5)
+])
+def test_position_table_equals_linear_interpolation_with_gradients(
+        size, length):
+    """``F.interpolate(mode='linear', align_corners=False)``, up and down."""
+    table = torch.randn(1, size, 6)
+    out, grad = values_and_grads(
+        lambda x: interpolate_positions(x, length), table)
+    expected, expected_grad = values_and_grads(
+        lambda x: F.interpolate(
+            x.transpose(1, 2), size=length, mode='linear',
+            align_corners=False).transpose(1, 2), table)
+    assert out.shape == (1, length, 6)
+    assert torch.allclose(out, expected, atol=1e-6, rtol=0)
+    assert torch.allclose(grad, expected_grad, atol=1e-6, rtol=0)
+
+
+def test_neck_pools_and_interpolates_as_before():
+    """The neck's output and gradients are those of the adaptive-pooling +
+    linear-interpolation formulation it replaces."""
+    neck = TokenNeck(in_channels=8, max_tokens=4, add_pos_embed=True,
+                     num_positions=3, modality_embed=False)
+    neck.init_weights()
+
+    def reference(x):
+        tokens = F.adaptive_avg_pool1d(x.transpose(1, 2), 4).transpose(1, 2)
+        return tokens + F.interpolate(
+            neck.pos_embed.transpose(1, 2), size=4, mode='linear',
+            align_corners=False).transpose(1, 2)
+
+    tokens = torch.randn(2, 10, 8)
+    out, grad = values_and_grads(neck, tokens)
+    table_grad = neck.pos_embed.grad.clone()
+    neck.pos_embed.grad = None
+    expected, expected_grad = values_and_grads(reference, tokens)
+    assert torch.allclose(out, expected, atol=1e-6, rtol=0)
+    assert torch.allclose(grad, expected_grad, atol=1e-6, rtol=0)
+    assert torch.allclose(table_grad, neck.pos_embed.grad, atol=1e-6, rtol=0)
 
 
 def test_projection_embeddings_and_norm():

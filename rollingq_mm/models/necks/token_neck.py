@@ -3,11 +3,74 @@ from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
 from mmaction.registry import MODELS
+
+
+def pool_tokens(tokens: torch.Tensor, size: int) -> torch.Tensor:
+    """Average-pool a sequence ``(B, L, C)`` to ``(B, size, C)``.
+
+    The numbers of ``F.adaptive_avg_pool1d`` over positions (output ``i``
+    is the mean of positions ``[floor(i * L / size), ceil((i + 1) * L /
+    size))``), computed by a mean over equal windows when ``size`` divides
+    ``L`` and else by a fixed averaging matrix. Unlike adaptive pooling,
+    whose CUDA backward has no deterministic implementation, both run
+    under ``torch.use_deterministic_algorithms(True)``.
+
+    Args:
+        tokens (Tensor): Tokens (B, L, C).
+        size (int): Number of output tokens.
+
+    Returns:
+        Tensor: Tokens (B, size, C).
+    """
+    length = tokens.shape[1]
+    if length % size == 0:
+        return tokens.reshape(tokens.shape[0], size, length // size,
+                              tokens.shape[2]).mean(2)
+    index = torch.arange(size, device=tokens.device)
+    start = index * length // size
+    end = -(-(index + 1) * length // size)
+    position = torch.arange(length, device=tokens.device)
+    window = (position >= start[:, None]) & (position < end[:, None])
+    weight = window.to(tokens.dtype) / (end - start)[:, None].to(tokens.dtype)
+    return torch.matmul(weight, tokens)
+
+
+def interpolate_positions(table: torch.Tensor, length: int) -> torch.Tensor:
+    """Resize a position table ``(1, P, C)`` to ``(1, length, C)``.
+
+    The numbers of ``F.interpolate(mode='linear', align_corners=False)``
+    over positions, computed by a fixed ``(length, P)`` interpolation
+    matrix, whose backward (unlike ``upsample_linear1d``'s on CUDA) is
+    deterministic.
+
+    Args:
+        table (Tensor): Position table (1, P, C).
+        length (int): Number of positions wanted.
+
+    Returns:
+        Tensor: Table (1, length, C).
+    """
+    size = table.shape[1]
+    # Source positions as PyTorch's kernels compute them, for the same
+    # weights: in double for double tables, else in float, the scale
+    # rounded first and ``scale * (i + 0.5) - 0.5`` rounded once (a fused
+    # multiply-add).
+    dtype = torch.float64 if table.dtype == torch.float64 else torch.float32
+    scale = (torch.tensor(size, dtype=dtype) / length).item()
+    source = (torch.arange(length, device=table.device, dtype=torch.float64)
+              + 0.5) * scale - 0.5
+    source = source.to(dtype).clamp(min=0)
+    left = source.floor().clamp(max=size - 1)
+    right = (left + 1).clamp(max=size - 1)
+    weight_right = (source - left).clamp(0, 1)[:, None]
+    position = torch.arange(size, device=table.device, dtype=dtype)
+    weight = ((1 - weight_right) * (position == left[:, None]) +
+              weight_right * (position == right[:, None]))
+    return torch.matmul(weight.to(table.dtype), table)
 
 
 @MODELS.register_module()
@@ -30,7 +93,8 @@ class TokenNeck(BaseModule):
     :class:`AudioVisualRecognizer`), the tokens of the ``T`` frames of a clip
     are concatenated in time order: ``(B * T, L, C) -> (B, T * L, C)``.
     Then, in this order: the sequence is bounded by adaptive average pooling
-    over positions to ``max_tokens``, projected by a Linear layer to
+    over positions to ``max_tokens`` (:func:`pool_tokens`, deterministic on
+    CUDA), projected by a Linear layer to
     ``out_channels``, given a learned position embedding (``add_pos_embed``,
     for encoders without one, e.g. CNNs) and a learned modality embedding,
     and optionally layer-normalised.
@@ -43,12 +107,14 @@ class TokenNeck(BaseModule):
             projection is added when it differs from ``in_channels``.
             Defaults to None (keep ``in_channels``).
         max_tokens (int, optional): Upper bound on the number of tokens L;
-            longer sequences are average-pooled (``adaptive_avg_pool1d`` over
-            the flattened positions) to exactly ``max_tokens``. Defaults to
+            longer sequences are average-pooled over the flattened
+            positions to exactly ``max_tokens``, with the windows of
+            ``adaptive_avg_pool1d`` (see :func:`pool_tokens`). Defaults to
             None (no bound).
         add_pos_embed (bool): Add a learned position embedding of
-            ``num_positions`` entries, linearly interpolated when a sequence
-            has another length. Defaults to False.
+            ``num_positions`` entries, linearly interpolated
+            (``align_corners=False``, see :func:`interpolate_positions`)
+            when a sequence has another length. Defaults to False.
         num_positions (int, optional): Length of the position table. Defaults
             to None, meaning ``max_tokens`` (one of them is required when
             ``add_pos_embed=True``).
@@ -178,17 +244,12 @@ class TokenNeck(BaseModule):
         """
         tokens = self.to_tokens(x, num_frames)
         if self.max_tokens is not None and tokens.shape[1] > self.max_tokens:
-            tokens = F.adaptive_avg_pool1d(
-                tokens.transpose(1, 2), self.max_tokens).transpose(1, 2)
+            tokens = pool_tokens(tokens, self.max_tokens)
         tokens = self.proj(tokens)
         if self.pos_embed is not None:
             pos_embed = self.pos_embed
             if pos_embed.shape[1] != tokens.shape[1]:
-                pos_embed = F.interpolate(
-                    pos_embed.transpose(1, 2),
-                    size=tokens.shape[1],
-                    mode='linear',
-                    align_corners=False).transpose(1, 2)
+                pos_embed = interpolate_positions(pos_embed, tokens.shape[1])
             tokens = tokens + pos_embed
         if self.modality_embed is not None:
             tokens = tokens + self.modality_embed
