@@ -1,5 +1,6 @@
 # RollingQ on CREMA-D (6 emotions): the paper's vanilla multimodal
-# transformer, query rotated once. 1 GPU x 64 clips, 30 epochs.
+# transformer, query rotated once. 4 GPUs x 16 clips (the paper's total
+# batch of 64), 30 epochs: tools/dist_train.sh configs/rollingq_cremad.py 4
 _base_ = [
     '_base_/models/rollingq_vit.py', '_base_/datasets/cremad.py',
     '_base_/schedules/sgd_30e_cosine.py', '_base_/default_runtime.py'

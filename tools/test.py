@@ -13,7 +13,7 @@ from mmengine.config import Config
 import rollingq_mm  # noqa: F401  (compat layer and registration)
 from rollingq_mm.utils import (add_runner_args, apply_runner_args,
                                build_runner, exit_distributed_cleanly,
-                               validate_config)
+                               set_deterministic_env, validate_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,6 +47,7 @@ def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     validate_config(cfg, mode='test')
+    set_deterministic_env(cfg)
     build_runner(cfg).test()
     exit_distributed_cleanly()
 

@@ -11,6 +11,7 @@ from mmengine.config import Config
 import rollingq_mm  # noqa: F401  (compat layer and registration)
 from rollingq_mm.utils import (add_runner_args, apply_runner_args,
                                build_runner, exit_distributed_cleanly,
+                               set_deterministic_env, unscaled_batch_message,
                                validate_config)
 
 
@@ -70,7 +71,12 @@ def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     validate_config(cfg, mode='train')
-    build_runner(cfg).train()
+    set_deterministic_env(cfg)
+    runner = build_runner(cfg)
+    message = unscaled_batch_message(cfg, runner.world_size)
+    if message is not None:
+        runner.logger.warning(message)
+    runner.train()
     exit_distributed_cleanly()
 
 

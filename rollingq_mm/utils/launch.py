@@ -5,6 +5,7 @@ import logging
 import os
 import os.path as osp
 import sys
+from typing import Optional
 
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
@@ -46,6 +47,55 @@ def build_runner(cfg: Config) -> Runner:
     """The config's ``runner_type`` from the registry, else mmengine's."""
     from mmaction.registry import RUNNERS
     return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+
+
+#: cuBLAS workspace setting under which its GEMMs are deterministic (CUDA
+#: >= 10.2; torch raises in deterministic mode without it).
+CUBLAS_WORKSPACE_CONFIG = ':4096:8'
+
+
+def set_deterministic_env(cfg: Config) -> None:
+    """Export ``CUBLAS_WORKSPACE_CONFIG`` when ``cfg`` asks for
+    deterministic algorithms (``--deterministic``,
+    ``randomness.deterministic=True``).
+
+    cuBLAS reads it when its handle is created, at the first GEMM on the
+    GPU, so it must be set before the run starts; a value the user set is
+    kept.
+    """
+    if (cfg.get('randomness') or {}).get('deterministic', False):
+        os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG',
+                              CUBLAS_WORKSPACE_CONFIG)
+
+
+def unscaled_batch_message(cfg: Config, world_size: int) -> Optional[str]:
+    """Why the lr does not fit the total batch, or None when it does.
+
+    The lr of a config is meant for ``auto_scale_lr.base_batch_size``
+    samples per step in total (processes x ``train_dataloader.batch_size``);
+    mmengine scales it to another total only when ``auto_scale_lr.enable``.
+
+    Args:
+        cfg (Config): The training config.
+        world_size (int): Number of training processes.
+
+    Returns:
+        str | None: A warning naming the keys and both totals.
+    """
+    scaling = cfg.get('auto_scale_lr') or {}
+    base = scaling.get('base_batch_size')
+    batch = (cfg.get('train_dataloader') or {}).get('batch_size')
+    if base is None or batch is None or scaling.get('enable', False):
+        return None
+    total = world_size * batch
+    if total == base:
+        return None
+    return (f'The total batch is {total} ({world_size} process(es) x '
+            f'train_dataloader.batch_size={batch}), but the optimizer '
+            f'settings are for auto_scale_lr.base_batch_size={base} and '
+            'auto_scale_lr.enable is False: the lr is used unscaled (and '
+            'the warm-up, counted in epochs, covers other steps). Pass '
+            f'--auto-scale-lr, or make the total {base}.')
 
 
 def exit_distributed_cleanly() -> None:

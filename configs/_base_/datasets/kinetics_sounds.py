@@ -55,9 +55,12 @@ test_pipeline = [
     dict(type='PackActionInputs', collect_keys=('imgs', 'audios'))
 ]
 
-# batch_size is per GPU: 64 on one GPU is the paper's batch of 64.
+# batch_size is per GPU: 4 GPUs x 16 is the paper's total batch of 64
+# (tools/dist_train.sh CONFIG 4). On another number of GPUs keep the total
+# at 64 (e.g. train_dataloader.batch_size=64 on one) or scale the lr with
+# --auto-scale-lr; training warns at start-up when neither is done.
 train_dataloader = dict(
-    batch_size=64,
+    batch_size=16,
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),

@@ -28,5 +28,6 @@ param_scheduler = [
 ]
 
 # lr 1e-3 is for 64 samples per step in total (GPUs x batch_size). Keep the
-# total at 64, or set enable=True to scale the lr linearly to another total.
+# total at 64, or scale the lr linearly to another total (--auto-scale-lr,
+# i.e. enable=True); tools/train.py warns when the total differs unscaled.
 auto_scale_lr = dict(enable=False, base_batch_size=64)
