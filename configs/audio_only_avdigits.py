@@ -15,3 +15,10 @@ model = dict(
         dropout=0.1,
         probe_pool='mean',
         loss_cls=dict(type='CrossEntropyLoss')))
+
+# The other tower's parameters get no gradient: DistributedDataParallel must
+# look for them each iteration (multi-process runs fail otherwise). Unused
+# on every rank, their gradients stay None, so the optimizer skips them as
+# in a single-process run.
+model_wrapper_cfg = dict(
+    type='MMDistributedDataParallel', find_unused_parameters=True)

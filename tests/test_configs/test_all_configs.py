@@ -161,3 +161,28 @@ def test_dist_train_rollingq_ks_on_two_cpu_processes(ann_file, tmp_path):
     assert 'num_rotations 2' in log
     assert list((tmp_path / 'work').glob('*/vis_data/events.out.tfevents.*'))
     assert (tmp_path / 'work' / 'training_curves.png').stat().st_size > 0
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_config_trains_under_ddp_on_two_processes(name, ann_file, tmp_path):
+    """tools/dist_train.sh CONFIG 2 (shrunk, one clip per process): two
+    iterations of DistributedDataParallel. A parameter that gets no gradient
+    (e.g. the unused tower of a unimodal baseline) fails the second with
+    "Expected to have finished reduction in the prior iteration"."""
+    cfg = tiny_config(name, ann_file, tmp_path / 'work')
+    cfg.train_dataloader.batch_size = 1
+    cfg.train_cfg.max_epochs = 2
+    cfg.default_hooks.pop('curves', None)
+    config_file = tmp_path / 'config.py'
+    cfg.dump(str(config_file))
+    port = 29700 + CONFIGS.index(name)
+    run = subprocess.run(
+        ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(config_file), '2',
+         '--work-dir', str(tmp_path / 'work'), '--no-validate'],
+        env=dict(os.environ, PORT=str(port), OMP_NUM_THREADS='1'),
+        capture_output=True, text=True, timeout=600)
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log[-4000:]
+    assert re.search(r'Epoch\(train\)\s+\[2\]\[1/1\]', log), log[-3000:]
+    assert 'The total batch is 2 (2 process(es) x' in log
+    assert (tmp_path / 'work' / 'epoch_2.pth').exists()
