@@ -14,7 +14,8 @@ model = dict(
         modality='audio',
         dropout=0.1,
         probe_pool='mean',
-        loss_cls=dict(type='CrossEntropyLoss')))
+        loss_cls=dict(type='CrossEntropyLoss'),
+        init_cfg=None))
 
 # The other tower's parameters get no gradient: DistributedDataParallel must
 # look for them each iteration (multi-process runs fail otherwise). Unused

@@ -9,4 +9,5 @@ model = dict(
         num_classes=10,
         dropout=0.1,
         probe_pool='mean',
-        loss_cls=dict(type='CrossEntropyLoss')))
+        loss_cls=dict(type='CrossEntropyLoss'),
+        init_cfg=None))

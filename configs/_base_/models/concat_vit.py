@@ -1,5 +1,6 @@
 # The concat-fusion baseline: the same towers, pooled tokens concatenated and
-# classified by one Linear layer.
+# classified by one Linear layer. Like the probes, the classifier reads each
+# tower's CLS token.
 _base_ = ['./rollingq_vit.py']
 
 model = dict(
@@ -8,5 +9,5 @@ model = dict(
         type='ConcatFusionHead',
         num_classes=31,
         dropout=0.0,
-        probe_pool='mean',
+        probe_pool='cls',
         loss_cls=dict(type='CrossEntropyLoss')))

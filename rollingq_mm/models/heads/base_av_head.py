@@ -1,4 +1,5 @@
 """Base class of the audio-visual fusion heads: tokens in, fused logits out."""
+import copy
 from abc import ABCMeta, abstractmethod
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -13,6 +14,11 @@ from torch import Tensor
 ATTN_SHARE_KEY = 'attn_share'
 #: Extras key holding the per-sample cosine cos(q, kbar_i^m) (B, M).
 COSINE_KEY = 'modality_cos'
+#: Default initialisation of every Linear of a head (fusion projections,
+#: classifier, probes): Xavier-normal weights and zero biases, as the
+#: authors' release of RollingQ initialises them.
+XAVIER_LINEAR_INIT = dict(
+    type='Xavier', layer='Linear', distribution='normal', bias=0.0)
 
 
 class BaseAVHead(BaseModule, metaclass=ABCMeta):
@@ -39,7 +45,9 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
             to ``dict(type='CrossEntropyLoss')``.
         probe_loss_weight (float): Weight of each probe's loss. Defaults to
             1.0.
-        init_cfg (dict, optional): Initialisation config. Defaults to None.
+        init_cfg (dict, optional): Initialisation config. Defaults to
+            :data:`XAVIER_LINEAR_INIT` (every Linear Xavier-normal, zero
+            bias); None keeps PyTorch's default Linear initialisation.
     """
 
     def __init__(self,
@@ -49,8 +57,8 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
                  probe_pool: str = 'mean',
                  loss_cls: dict = dict(type='CrossEntropyLoss'),
                  probe_loss_weight: float = 1.0,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+                 init_cfg: Optional[dict] = XAVIER_LINEAR_INIT) -> None:
+        super().__init__(init_cfg=copy.deepcopy(init_cfg))
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f'num_classes must be a positive int, got '
                              f'{num_classes!r}.')

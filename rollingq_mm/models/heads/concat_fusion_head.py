@@ -1,5 +1,5 @@
 """Late fusion by concatenation: the concat baseline of RollingQ's tables."""
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Tuple
 
 import torch
 import torch.nn as nn
@@ -21,41 +21,20 @@ class ConcatFusionHead(BaseAVHead):
     :class:`BaseAVHead` are the same as in every other head, so all runs
     report the same ``acc/<modality>_top1`` metrics.
 
+    The pooling of the classifier is the probes' ``probe_pool``.
+
     Args:
         num_classes (int): K, the number of classes.
-        modalities (Sequence[str]): Modality names in a fixed order.
-            Defaults to ``('audio', 'visual')``.
-        in_channels (int | dict): C_m per modality (int for all). Defaults to
-            768.
         dropout (float): Dropout on the concatenated features. Defaults to
             0.0.
-        probe_pool (str): Pooling of the tokens (B, L_m, C_m) -> (B, C_m),
-            'mean' over tokens or 'cls' (token 0), for the classifier and the
-            probes alike. Defaults to 'mean'.
-        loss_cls (dict): Classification loss config. Defaults to
-            ``dict(type='CrossEntropyLoss')``.
-        probe_loss_weight (float): Weight of each probe's loss. Defaults to
-            1.0.
-        init_cfg (dict, optional): Initialisation config. Defaults to None.
+        **kwargs: The arguments of :class:`BaseAVHead` (``modalities``,
+            ``in_channels``, ``probe_pool``, ``loss_cls``,
+            ``probe_loss_weight``, ``init_cfg``).
     """
 
-    def __init__(self,
-                 num_classes: int,
-                 modalities: Sequence[str] = ('audio', 'visual'),
-                 in_channels: Union[int, Dict[str, int]] = 768,
-                 dropout: float = 0.0,
-                 probe_pool: str = 'mean',
-                 loss_cls: dict = dict(type='CrossEntropyLoss'),
-                 probe_loss_weight: float = 1.0,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(
-            num_classes=num_classes,
-            modalities=modalities,
-            in_channels=in_channels,
-            probe_pool=probe_pool,
-            loss_cls=loss_cls,
-            probe_loss_weight=probe_loss_weight,
-            init_cfg=init_cfg)
+    def __init__(self, num_classes: int, dropout: float = 0.0,
+                 **kwargs) -> None:
+        super().__init__(num_classes=num_classes, **kwargs)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f'dropout must be in [0, 1), got {dropout}.')
         self.dropout = nn.Dropout(dropout)

@@ -1,7 +1,7 @@
 """Attention fusion head with a rotatable query (RollingQ)."""
 import logging
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -61,46 +61,28 @@ class RollingQFusionHead(BaseAVHead):
 
     Args:
         num_classes (int): K, the number of classes.
-        modalities (Sequence[str]): Modality names in a fixed order, at least
-            two; with two, AIR = c_0 - c_1 (> 0: the query favours the
-            first). Defaults to ``('audio', 'visual')``.
-        in_channels (int | dict): C_m per modality (int for all). Defaults to
-            768.
         fusion_dim (int, optional): C. Defaults to None: the common C_m
             (then all C_m must be equal).
         num_heads (int): H; must divide ``fusion_dim``. Defaults to 1, as in
             the paper.
         attn_drop (float): Dropout on the attention weights. Defaults to 0.2.
         proj_drop (float): Dropout after W_O. Defaults to 0.2.
-        probe_pool (str): Pooling of the unimodal probes, 'mean' or 'cls'.
-            Defaults to 'mean'.
-        loss_cls (dict): Classification loss config. Defaults to
-            ``dict(type='CrossEntropyLoss')``.
-        probe_loss_weight (float): Weight of each probe's loss. Defaults to
-            1.0.
-        init_cfg (dict, optional): Initialisation config. Defaults to None.
+        **kwargs: The arguments of :class:`BaseAVHead`: ``modalities`` (at
+            least two, in a fixed order; with two, AIR = c_0 - c_1 > 0 means
+            the query favours the first), ``in_channels``, ``probe_pool``,
+            ``loss_cls``, ``probe_loss_weight`` and ``init_cfg`` (by default
+            every Linear Xavier-normal with zero bias, as in the authors'
+            release; the fusion token stays trunc-normal, std 0.02).
     """
 
     def __init__(self,
                  num_classes: int,
-                 modalities: Sequence[str] = ('audio', 'visual'),
-                 in_channels: Union[int, Dict[str, int]] = 768,
                  fusion_dim: Optional[int] = None,
                  num_heads: int = 1,
                  attn_drop: float = 0.2,
                  proj_drop: float = 0.2,
-                 probe_pool: str = 'mean',
-                 loss_cls: dict = dict(type='CrossEntropyLoss'),
-                 probe_loss_weight: float = 1.0,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(
-            num_classes=num_classes,
-            modalities=modalities,
-            in_channels=in_channels,
-            probe_pool=probe_pool,
-            loss_cls=loss_cls,
-            probe_loss_weight=probe_loss_weight,
-            init_cfg=init_cfg)
+                 **kwargs) -> None:
+        super().__init__(num_classes=num_classes, **kwargs)
         if len(self.modalities) < 2:
             raise ValueError('RollingQFusionHead needs at least two '
                              f'modalities, got {self.modalities}.')

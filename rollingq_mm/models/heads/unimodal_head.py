@@ -1,5 +1,5 @@
 """A head that classifies from one modality: the unimodal baselines."""
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Tuple
 
 import torch.nn as nn
 from mmaction.registry import MODELS
@@ -22,44 +22,25 @@ class UnimodalHead(BaseAVHead):
     ``model_wrapper_cfg=dict(type='MMDistributedDataParallel',
     find_unused_parameters=True)``.
 
+    The pooling of the classifier is the probes' ``probe_pool``.
+
     Args:
         num_classes (int): K, the number of classes.
-        modalities (Sequence[str]): Modality names in a fixed order.
-            Defaults to ``('audio', 'visual')``.
         modality (str, optional): The modality classified. Defaults to None,
             allowed only when ``modalities`` has a single name, which is
             then used.
-        in_channels (int | dict): C_m per modality (int for all). Defaults to
-            768.
         dropout (float): Dropout before the classifier. Defaults to 0.0.
-        probe_pool (str): Pooling of the tokens (B, L_m, C_m) -> (B, C_m),
-            'mean' over tokens or 'cls' (token 0), for the classifier and the
-            probes alike. Defaults to 'mean'.
-        loss_cls (dict): Classification loss config. Defaults to
-            ``dict(type='CrossEntropyLoss')``.
-        probe_loss_weight (float): Weight of each probe's loss. Defaults to
-            1.0.
-        init_cfg (dict, optional): Initialisation config. Defaults to None.
+        **kwargs: The arguments of :class:`BaseAVHead` (``modalities``,
+            ``in_channels``, ``probe_pool``, ``loss_cls``,
+            ``probe_loss_weight``, ``init_cfg``).
     """
 
     def __init__(self,
                  num_classes: int,
-                 modalities: Sequence[str] = ('audio', 'visual'),
                  modality: Optional[str] = None,
-                 in_channels: Union[int, Dict[str, int]] = 768,
                  dropout: float = 0.0,
-                 probe_pool: str = 'mean',
-                 loss_cls: dict = dict(type='CrossEntropyLoss'),
-                 probe_loss_weight: float = 1.0,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(
-            num_classes=num_classes,
-            modalities=modalities,
-            in_channels=in_channels,
-            probe_pool=probe_pool,
-            loss_cls=loss_cls,
-            probe_loss_weight=probe_loss_weight,
-            init_cfg=init_cfg)
+                 **kwargs) -> None:
+        super().__init__(num_classes=num_classes, **kwargs)
         if modality is None:
             if len(self.modalities) != 1:
                 raise ValueError(
