@@ -466,9 +466,11 @@ def run_benchmark(args: argparse.Namespace) -> Dict[str, Any]:
         args (argparse.Namespace): Options of :func:`parse_args`.
 
     Returns:
-        dict: ``device``, ``batch_size``, ``threads`` and ``results``
-        (precision -> the record of :func:`measure` plus
-        ``time_ratio`` / ``memory_ratio`` to the first precision).
+        dict: ``device``, ``batch_size``, ``threads``, ``load_average``
+        (1-minute, at the start and at the end: other jobs on the machine
+        slow the steps) and ``results`` (precision -> the record of
+        :func:`measure` plus ``time_ratio`` / ``memory_ratio`` to the first
+        precision).
 
     Raises:
         RuntimeError: a measuring process failed (its output attached).
@@ -492,7 +494,8 @@ def run_benchmark(args: argparse.Namespace) -> Dict[str, Any]:
     return dict(config=args.config, device=base['device'],
                 device_type=args.device, batch_size=args.batch_size,
                 steps=args.steps, warmup=args.warmup, tiny=args.tiny,
-                threads=torch.get_num_threads(), load_average=load_average,
+                threads=torch.get_num_threads(),
+                load_average=[load_average, os.getloadavg()[0]],
                 baseline=args.precision[0], results=results)
 
 
@@ -502,8 +505,9 @@ def format_table(record: Dict[str, Any]) -> str:
     memory = ('peak RSS (MiB) / growth during the steps' if cpu else
               'max_memory_allocated (MiB) / growth during the steps')
     tiny = ' (tiny)' if record['tiny'] else ''
-    threads = (f', {record["threads"]} threads, load average '
-               f'{record["load_average"]:.1f}' if cpu else '')
+    start, end = record['load_average']
+    threads = (f', {record["threads"]} threads, load average {start:.1f} '
+               f'at the start, {end:.1f} at the end' if cpu else '')
     lines = [
         f'Training step of {Path(record["config"]).name}{tiny} on '
         f'{record["device"]}{threads}, batch '
