@@ -374,6 +374,39 @@ def test_eval_pass_rotation_balances_the_measured_air(tmp_path):
     assert runner.model.training
 
 
+def test_eval_pass_only_at_rotation_epochs_decides_the_rotation(tmp_path):
+    """eval_pass_epochs='rotation' (the release's behaviour): no pass
+    before begin_epoch; at a rotation epoch the pass's statistics decide and
+    build the anchor, while the logged AIR stays the online estimate."""
+    common = dict(max_epochs=2, dropout=0.3, begin_epoch=2)
+    runner = build_runner(tmp_path / 'pass', statistics='eval_pass',
+                          eval_pass_epochs='rotation', eval_pass_samples=10,
+                          eval_pass_seed=3, **common)
+    runner.train()
+    online = build_runner(tmp_path / 'online', enable_rotation=False,
+                          **common)
+    online.train()
+    assert logged(runner, 'air') == logged(online, 'air')
+    passes = runner.message_hub.get_scalar('rollingq/eval_pass_air')
+    assert len(passes.data[0]) == 1
+    log_file = next(Path(runner.log_dir).glob('*.log')).read_text()
+    assert log_file.count('rotation decided on the eval pass') == 1
+    head = runner.model.fusion_head
+    assert head.num_rotations.item() == 1
+    rotated = head.rotation.clone()
+    head.rotation.copy_(torch.eye(CHANNELS))
+    indices = subset_indices(10, seed=3)
+    before = eval_statistics(runner.model, indices)['cosines']
+    assert passes.data[0][0] == pytest.approx(float(before[0] - before[1]),
+                                              abs=1e-6)
+    assert passes.data[0][0] != pytest.approx(logged(runner, 'air')[1],
+                                              abs=1e-4)
+    head.rotation.copy_(rotated)
+    after = eval_statistics(runner.model, indices)['cosines']
+    assert abs(float(after[0] - after[1])) < 0.2 * abs(
+        float(before[0] - before[1]))
+
+
 def test_bad_eval_pass_arguments_name_the_key(tmp_path):
     for kwargs, key in (
             (dict(statistics='batch'), 'statistics'),
@@ -381,7 +414,10 @@ def test_bad_eval_pass_arguments_name_the_key(tmp_path):
              'eval_pass_samples'),
             (dict(eval_pass_samples=4), 'eval_pass_samples'),
             (dict(statistics='eval_pass', eval_pass_dataset='train'),
-             'eval_pass_dataset')):
+             'eval_pass_dataset'),
+            (dict(statistics='eval_pass', eval_pass_epochs='last'),
+             'eval_pass_epochs'),
+            (dict(eval_pass_epochs='rotation'), 'eval_pass_epochs')):
         with pytest.raises(ValueError, match=key):
             AIRHook(**kwargs)
     runner = build_runner(tmp_path, max_epochs=1, statistics='eval_pass',

@@ -23,6 +23,8 @@ from rollingq_mm.utils.rng_state import get_rng_state, set_rng_state
 ROTATIONS = dict(plane=plane_rotation, svd=svd_rotation)
 #: Where the epoch statistics come from (see :class:`AIRHook`).
 STATISTICS = ('online', 'eval_pass')
+#: When the eval pass runs (see :class:`AIRHook`).
+EVAL_PASS_EPOCHS = ('every', 'rotation')
 #: Prefix of the scalars this hook writes to the message hub and visualizer.
 SCALAR_PREFIX = 'rollingq/'
 
@@ -44,7 +46,12 @@ class AIRHook(Hook):
     drawn once from ``eval_pass_seed`` and split across ranks without
     padding, so every sample counts once, and the global random generators
     are restored afterwards, so the pass does not change the training's
-    random streams. The pass costs one forward over the subset per epoch.
+    random streams. The pass costs one forward over the subset. With
+    ``eval_pass_epochs='every'`` it runs after every epoch and its
+    statistics are logged and decide; with ``'rotation'`` (the authors'
+    release) it runs only after the epochs at which the schedule allows a
+    rotation, its statistics decide and build the anchor (logged as
+    ``eval_pass_air``), and the online statistics are logged every epoch.
 
     At the end of the epoch this hook sums the statistics over all ranks and
     computes
@@ -100,6 +107,8 @@ class AIRHook(Hook):
             (e.g. the training annotations with the test pipeline).
             Defaults to None: the training dataloader's dataset. Batch size,
             workers and collate function are the training dataloader's.
+        eval_pass_epochs (str): 'every' epoch or only the epochs at which a
+            'rotation' may happen. Defaults to 'every'.
     """
 
     priority = 'ABOVE_NORMAL'
@@ -115,7 +124,8 @@ class AIRHook(Hook):
                  statistics: str = 'online',
                  eval_pass_samples: Optional[int] = None,
                  eval_pass_seed: int = 0,
-                 eval_pass_dataset: Optional[dict] = None) -> None:
+                 eval_pass_dataset: Optional[dict] = None,
+                 eval_pass_epochs: str = 'every') -> None:
         if air_threshold < 0:
             raise ValueError(
                 f'AIRHook: air_threshold must be >= 0, got {air_threshold}.')
@@ -145,11 +155,17 @@ class AIRHook(Hook):
                 eval_pass_dataset, dict):
             raise ValueError('AIRHook: eval_pass_dataset must be a dataset '
                              f'config dict, got {eval_pass_dataset!r}.')
+        if eval_pass_epochs not in EVAL_PASS_EPOCHS:
+            raise ValueError('AIRHook: eval_pass_epochs must be one of '
+                             f'{list(EVAL_PASS_EPOCHS)}, got '
+                             f'{eval_pass_epochs!r}.')
         if statistics == 'online' and (eval_pass_samples is not None
-                                       or eval_pass_dataset is not None):
+                                       or eval_pass_dataset is not None
+                                       or eval_pass_epochs != 'every'):
             raise ValueError(
-                'AIRHook: eval_pass_samples / eval_pass_dataset are only used '
-                "with statistics='eval_pass', but statistics='online'.")
+                'AIRHook: eval_pass_samples / eval_pass_dataset / '
+                "eval_pass_epochs are only used with statistics='eval_pass', "
+                "but statistics='online'.")
         self.air_threshold = air_threshold
         self.rho = rho
         self.max_rotations = max_rotations
@@ -161,6 +177,7 @@ class AIRHook(Hook):
         self.eval_pass_samples = eval_pass_samples
         self.eval_pass_seed = eval_pass_seed
         self.eval_pass_dataset = eval_pass_dataset
+        self.eval_pass_epochs = eval_pass_epochs
         self._head: Optional[RollingQFusionHead] = None
         self._eval_loader: Optional[DataLoader] = None
 
@@ -221,7 +238,8 @@ class AIRHook(Hook):
             shuffle=False,
             num_workers=workers,
             collate_fn=train_loader.collate_fn,
-            persistent_workers=workers > 0,
+            persistent_workers=workers > 0
+            and self.eval_pass_epochs == 'every',
             generator=torch.Generator().manual_seed(self.eval_pass_seed))
 
     def after_train(self, runner) -> None:
@@ -260,12 +278,18 @@ class AIRHook(Hook):
             set_rng_state(rng_state)
         return time.perf_counter() - start
 
-    def _rotation_due(self, epoch: int, air: float) -> bool:
-        """Whether the rule asks for a rotation at the end of ``epoch``."""
-        return (self.enable_rotation and abs(air) >= self.air_threshold
+    def _rotation_scheduled(self, epoch: int) -> bool:
+        """Whether the schedule allows a rotation at the end of ``epoch``
+        (the AIR threshold aside)."""
+        return (self.enable_rotation
                 and int(self._head.num_rotations) < self.max_rotations
                 and epoch >= self.begin_epoch
                 and (epoch - self.begin_epoch) % self.interval == 0)
+
+    def _rotation_due(self, epoch: int, air: float) -> bool:
+        """Whether the rule asks for a rotation at the end of ``epoch``."""
+        return (self._rotation_scheduled(epoch)
+                and abs(air) >= self.air_threshold)
 
     def _rotation_on_rank0(self, runner, epoch: int, air: float,
                            summary: Dict[str, torch.Tensor],
@@ -316,33 +340,58 @@ class AIRHook(Hook):
             f'{int(head.num_rotations)}/{self.max_rotations}.')
         return angle
 
-    def after_train_epoch(self, runner) -> None:
-        """Reduce the statistics, log them and rotate when the rule says."""
-        head = self._head
-        epoch = runner.epoch + 1
-        source = 'training forwards'
-        if self.statistics == 'eval_pass':
-            seconds = self._eval_pass(runner)
-            source = f'eval pass, {seconds:.1f} s on rank {dist.get_rank()}'
-        statistics = head.air_statistics
+    def _reduced_summary(self, runner, epoch: int,
+                         source: str) -> Optional[Dict[str, torch.Tensor]]:
+        """The head's statistics summed over all ranks, or None (with a
+        warning) when no sample went through the head."""
+        statistics = self._head.air_statistics
         statistics.all_reduce()
         if statistics.count == 0:
             runner.logger.warning(
                 f'AIRHook epoch {epoch}: no sample went through '
                 f'RollingQFusionHead ({source}); AIR not measured, no '
                 'rotation.')
+            return None
+        return statistics.summary()
+
+    def _timed_eval_pass(self, runner) -> str:
+        """Run the eval pass; describe it for the log."""
+        seconds = self._eval_pass(runner)
+        return f'eval pass, {seconds:.1f} s on rank {dist.get_rank()}'
+
+    def after_train_epoch(self, runner) -> None:
+        """Reduce the statistics, log them and rotate when the rule says."""
+        head = self._head
+        epoch = runner.epoch + 1
+        eval_pass = self.statistics == 'eval_pass'
+        source = 'training forwards'
+        if eval_pass and self.eval_pass_epochs == 'every':
+            source = self._timed_eval_pass(runner)
+        summary = self._reduced_summary(runner, epoch, source)
+        if summary is None:
             return
-        summary = statistics.summary()
         cosines = summary['cosines']
         air = float(attention_imbalance_rate(cosines))
         weights = anchor_weights(cosines, self.rho)
-        angle = 0.0
-        if self.enable_rotation:
-            rotation = self._rotation_on_rank0(runner, epoch, air, summary,
-                                               weights)
-            if rotation is not None:
-                angle = self._rotate(runner, epoch, air, rotation)
         scalars = dict(air=air)
+        decision = (air, summary, weights)
+        if eval_pass and self.eval_pass_epochs == 'rotation' and \
+                self._rotation_scheduled(epoch):
+            pass_source = self._timed_eval_pass(runner)
+            source = f'{source}; rotation decided on the {pass_source}'
+            decision = None
+            pass_summary = self._reduced_summary(runner, epoch, pass_source)
+            if pass_summary is not None:
+                pass_cosines = pass_summary['cosines']
+                scalars['eval_pass_air'] = float(
+                    attention_imbalance_rate(pass_cosines))
+                decision = (scalars['eval_pass_air'], pass_summary,
+                            anchor_weights(pass_cosines, self.rho))
+        angle = 0.0
+        if self.enable_rotation and decision is not None:
+            rotation = self._rotation_on_rank0(runner, epoch, *decision)
+            if rotation is not None:
+                angle = self._rotate(runner, epoch, decision[0], rotation)
         for index, name in enumerate(head.modalities):
             scalars[f'cos_{name}'] = float(cosines[index])
             scalars[f'alpha_{name}'] = float(weights[index])
