@@ -6,10 +6,11 @@ from .corruptions import AddGaussianNoise, ReplaceWithNoise
 from .frame_sampling import SampleSegmentFrames
 from .kaldi_fbank import KaldiFbank
 from .log_stft import LogSTFT
+from .per_frame import PerFrame
 from .random_level_noise import AddRandomLevelNoise
 
 __all__ = [
     'LoadAudio', 'FixAudioLength', 'KaldiFbank', 'LogSTFT',
     'LoadPrecomputedAudioFeature', 'SampleSegmentFrames', 'AddGaussianNoise',
-    'ReplaceWithNoise', 'AddRandomLevelNoise'
+    'ReplaceWithNoise', 'AddRandomLevelNoise', 'PerFrame'
 ]
