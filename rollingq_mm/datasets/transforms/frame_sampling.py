@@ -8,8 +8,12 @@ from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
 from .frame_folders import frame_folder_numbers, read_rgb_image
-from .frame_selection import one_fps_indices, segment_positions
+from .frame_selection import (one_fps_indices, random_positions,
+                              segment_positions)
 from .video_decoding import decode_frames, probe_frame_times
+
+#: The training rules of :class:`SampleSegmentFrames`.
+TRAIN_SAMPLINGS = ('segments', 'random_with_replacement')
 
 
 @TRANSFORMS.register_module()
@@ -38,6 +42,14 @@ class SampleSegmentFrames(BaseTransform):
     Segment ``i`` of ``K`` candidates covers ``[floor(i K / N),
     floor((i+1) K / N))``; with ``K < N`` segments repeat frames.
 
+    ``train_sampling='random_with_replacement'`` is the release's CREMA-D
+    training rule instead: ``N`` frames drawn uniformly at random with
+    replacement from all ``K`` candidates, sorted into time order (see
+    :func:`~rollingq_mm.datasets.transforms.frame_selection.random_positions`);
+    clips of ``K <= N`` frames then vary between epochs. Testing always
+    takes the segment centres: deterministic, so an evaluation does not
+    depend on a draw (unlike the release's test frames).
+
     Added keys: ``imgs`` (list of N RGB uint8 (H, W, 3)), ``frame_inds``
     (int64 (N,): decoded-frame index for videos, the file's frame number for
     folders, 0 for an image), ``total_frames``, ``num_clips`` (1),
@@ -49,6 +61,9 @@ class SampleSegmentFrames(BaseTransform):
         num_segments (int): Frames per clip. Defaults to 3.
         test_mode (bool): Segment centres instead of random frames. Defaults
             to False.
+        train_sampling (str): The training rule: ``'segments'`` (a random
+            frame of each segment) or ``'random_with_replacement'``.
+            Defaults to ``'segments'``.
         fps (float, optional): Candidate frame rate for videos; None uses
             every frame. Defaults to None.
         filename_tmpl (str): Frame file names in a folder. Defaults to
@@ -60,12 +75,16 @@ class SampleSegmentFrames(BaseTransform):
     def __init__(self,
                  num_segments: int = 3,
                  test_mode: bool = False,
+                 train_sampling: str = 'segments',
                  fps: Optional[float] = None,
                  filename_tmpl: str = 'img_{:05d}.jpg',
                  apply_rotation: bool = True) -> None:
         if num_segments <= 0:
             raise ValueError('num_segments must be positive, got '
                              f'{num_segments}')
+        if train_sampling not in TRAIN_SAMPLINGS:
+            raise ValueError(f'train_sampling must be one of '
+                             f'{TRAIN_SAMPLINGS}, got {train_sampling!r}')
         if fps is not None and fps <= 0:
             raise ValueError(f'fps must be positive, got {fps}')
         if apply_rotation and not hasattr(av.VideoFrame, 'rotation'):
@@ -75,16 +94,23 @@ class SampleSegmentFrames(BaseTransform):
                 'pass apply_rotation=False')
         self.num_segments = num_segments
         self.test_mode = test_mode
+        self.train_sampling = train_sampling
         self.fps = fps
         self.filename_tmpl = filename_tmpl
         self.apply_rotation = apply_rotation
+
+    def _positions(self, num_candidates: int) -> np.ndarray:
+        """The positions of the sampled frames among the candidates."""
+        if self.test_mode or self.train_sampling == 'segments':
+            return segment_positions(num_candidates, self.num_segments,
+                                     self.test_mode)
+        return random_positions(num_candidates, self.num_segments)
 
     def _from_video(self, path: str):
         times = probe_frame_times(path)
         candidates = np.arange(times.size) if self.fps is None \
             else one_fps_indices(times, self.fps)
-        positions = segment_positions(candidates.size, self.num_segments,
-                                      self.test_mode)
+        positions = self._positions(candidates.size)
         inds = candidates[positions]
         return decode_frames(path, inds, self.apply_rotation), inds, \
             times.size
@@ -92,8 +118,7 @@ class SampleSegmentFrames(BaseTransform):
     def _from_folder(self, frame_dir: str):
         numbers = np.asarray(frame_folder_numbers(frame_dir,
                                                   self.filename_tmpl))
-        positions = segment_positions(numbers.size, self.num_segments,
-                                      self.test_mode)
+        positions = self._positions(numbers.size)
         inds = numbers[positions]
         cache = {}
         for number in set(inds.tolist()):
@@ -133,6 +158,7 @@ class SampleSegmentFrames(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}('
                 f'num_segments={self.num_segments}, '
-                f'test_mode={self.test_mode}, fps={self.fps}, '
+                f'test_mode={self.test_mode}, '
+                f'train_sampling={self.train_sampling!r}, fps={self.fps}, '
                 f'filename_tmpl={self.filename_tmpl!r}, '
                 f'apply_rotation={self.apply_rotation})')

@@ -1,4 +1,4 @@
-"""Pure frame-selection rules: 1-fps candidates and N-segment sampling.
+"""Pure frame-selection rules: 1-fps candidates, segments, random draws.
 
 Both the on-the-fly sampler (:class:`SampleSegmentFrames`) and the frame
 extraction of the preparation tools use these, so frames sampled from a
@@ -75,3 +75,31 @@ def segment_positions(num_candidates: int,
         return (starts + (lengths - 1) // 2).astype(np.int64)
     rng = np.random if rng is None else rng
     return (starts + rng.randint(0, lengths)).astype(np.int64)
+
+
+def random_positions(num_candidates: int,
+                     num_samples: int,
+                     rng: Optional[np.random.RandomState] = None
+                     ) -> np.ndarray:
+    """Draw positions uniformly at random with replacement, in time order.
+
+    The CREMA-D training frames of the RollingQ release: any candidate may
+    be drawn, repeats included, so a clip of ``K <= N`` frames does not
+    always give the same frames (as ``N`` segments do). Sorted, so the
+    frames stay in time order as with segments.
+
+    Args:
+        num_candidates (int): ``K``, the number of candidate frames.
+        num_samples (int): ``N``, the number of draws.
+        rng (np.random.RandomState, optional): Random source; None uses
+            ``np.random``. Defaults to None.
+
+    Returns:
+        np.ndarray: int64 positions in ``[0, K)``, sorted, shape (N,).
+    """
+    if num_candidates <= 0 or num_samples <= 0:
+        raise ValueError('num_candidates and num_samples must be positive, '
+                         f'got {num_candidates} and {num_samples}')
+    rng = np.random if rng is None else rng
+    return np.sort(rng.randint(0, num_candidates, size=num_samples)).astype(
+        np.int64)

@@ -1,4 +1,6 @@
 """SampleSegmentFrames on videos, frame folders and images; the pure rules."""
+import multiprocessing
+
 import cv2
 import numpy as np
 import pytest
@@ -6,9 +8,10 @@ from mmaction.registry import TRANSFORMS
 
 from rollingq_mm.datasets import InvalidSampleError, SampleSegmentFrames
 from rollingq_mm.datasets.transforms.frame_selection import (
-    one_fps_indices, segment_positions)
+    one_fps_indices, random_positions, segment_positions)
 from rollingq_mm.datasets.transforms.video_decoding import (decode_frames,
                                                             rotate_upright)
+from rollingq_mm.utils import SampleSeededPipeline
 
 # file, (H, W) after rotation, decoded frames
 VIDEOS = [
@@ -201,3 +204,90 @@ def test_registry_and_mmaction_image_transforms(av_clips):
     for cfg in pipeline:
         results = TRANSFORMS.build(cfg)(results)
     assert results['imgs'].shape == (1, 3, 3, 112, 112)
+
+
+def write_frame_folder(folder, count):
+    """``count`` 4x4 frames img_00001.png ..., frame k of value 20 k."""
+    folder.mkdir()
+    for number in range(1, count + 1):
+        cv2.imwrite(str(folder / f'img_{number:05d}.png'),
+                    np.full((4, 4, 3), 20 * number, np.uint8))
+    return folder
+
+
+def test_random_positions_rules():
+    rng = np.random.RandomState(0)
+    draws = np.stack([random_positions(10, 3, rng) for _ in range(300)])
+    assert draws.min() == 0 and draws.max() == 9
+    assert set(draws.ravel()) == set(range(10))
+    assert (np.diff(draws, axis=1) >= 0).all()  # time order
+    repeats = (np.diff(draws, axis=1) == 0).any(axis=1)
+    assert 0 < repeats.sum() < len(draws)
+    np.testing.assert_array_equal(random_positions(1, 3), [0, 0, 0])
+    with pytest.raises(ValueError, match='positive'):
+        random_positions(0, 3)
+
+
+def test_random_with_replacement_training_frames(tmp_path):
+    folder = write_frame_folder(tmp_path / 'long', 10)
+    transform = SampleSegmentFrames(
+        train_sampling='random_with_replacement',
+        filename_tmpl='img_{:05d}.png')
+    np.random.seed(0)
+    draws = [transform(dict(frame_dir=str(folder))) for _ in range(40)]
+    inds = np.stack([out['frame_inds'] for out in draws])
+    assert set(inds.ravel()) == set(range(1, 11))  # beyond the first 3 too
+    assert any(len(set(row)) < 3 for row in inds.tolist())  # repeats
+    for out in draws:
+        assert [int(img[0, 0, 0]) for img in out['imgs']] == \
+            [20 * k for k in out['frame_inds']]
+
+    # a 3-frame clip: segments always give frames 1, 2, 3; draws vary
+    short = write_frame_folder(tmp_path / 'short', 3)
+    segments = SampleSegmentFrames(filename_tmpl='img_{:05d}.png')
+    assert {tuple(segments(dict(frame_dir=str(short)))['frame_inds'])
+            for _ in range(10)} == {(1, 2, 3)}
+    assert len({tuple(transform(dict(frame_dir=str(short)))['frame_inds'])
+                for _ in range(10)}) > 1
+
+    # testing keeps the deterministic segment centres
+    centres = SampleSegmentFrames(test_mode=True,
+                                  train_sampling='random_with_replacement',
+                                  filename_tmpl='img_{:05d}.png')
+    np.testing.assert_array_equal(
+        centres(dict(frame_dir=str(folder)))['frame_inds'], [2, 5, 8])
+    with pytest.raises(ValueError, match='train_sampling'):
+        SampleSegmentFrames(train_sampling='with_replacement')
+
+
+def test_random_with_replacement_follows_the_sample_seed(tmp_path):
+    folder = write_frame_folder(tmp_path / 'clip', 10)
+    epoch = multiprocessing.RawValue('q', 0)
+    pipeline = SampleSeededPipeline(
+        SampleSegmentFrames(train_sampling='random_with_replacement',
+                            filename_tmpl='img_{:05d}.png'),
+        seed=1, epoch=epoch)
+
+    def draw(index):
+        out = pipeline(dict(frame_dir=str(folder), sample_idx=index))
+        return tuple(out['frame_inds'])
+
+    first = [draw(index) for index in range(8)]
+    assert [draw(index) for index in range(8)] == first
+    assert len(set(first)) > 1
+    epoch.value = 1
+    assert [draw(index) for index in range(8)] != first
+
+
+def test_random_with_replacement_on_a_real_video(av_clips):
+    transform = SampleSegmentFrames(fps=1.0,
+                                    train_sampling='random_with_replacement')
+    np.random.seed(2)
+    outs = [transform(dict(filename=str(av_clips / 'chaplin.mp4')))
+            for _ in range(3)]
+    # 10 one-fps frames: 12, 37, ..., 237
+    for out in outs:
+        assert set(out['frame_inds']) <= set(12 + 25 * np.arange(10))
+        assert len(out['imgs']) == 3
+        assert out['imgs'][0].shape == (360, 640, 3)
+    assert max(max(out['frame_inds']) for out in outs) > 62
