@@ -1,6 +1,7 @@
 """Split arguments of the preparation tools and their output annotations."""
 import os
 import os.path as osp
+import re
 from collections import defaultdict
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -14,6 +15,7 @@ from .extraction_runner import run_extraction
 VIDEO_EXTENSIONS = frozenset(
     {'.mp4', '.mkv', '.webm', '.avi', '.flv', '.mov', '.mpg', '.mpeg',
      '.m4v'})
+_CREMAD_ACTOR = re.compile(r'^(\d+)_')
 
 
 class SplitClip(NamedTuple):
@@ -120,6 +122,96 @@ def add_validation_split(splits: Dict[str, Sequence[SplitClip]],
     result[source] = [c for c in splits[source] if c.clip_id not in carved]
     result[name] = [c for c in splits[source] if c.clip_id in carved]
     return result
+
+
+def cremad_actor(clip: SplitClip) -> str:
+    """The actor of a CREMA-D clip: the first field of its id.
+
+    Args:
+        clip (SplitClip): E.g. the clip ``1001_DFA_ANG_XX``.
+
+    Returns:
+        str: E.g. ``'1001'``.
+
+    Raises:
+        ValueError: If the id does not start with a numeric actor id,
+            naming the clip and its video file.
+    """
+    match = _CREMAD_ACTOR.match(clip.clip_id)
+    if match is None:
+        raise ValueError(
+            f'{clip.video}: clip id {clip.clip_id!r} does not start with a '
+            'CREMA-D actor id (ACTOR_SENTENCE_EMOTION_LEVEL, e.g. '
+            '1001_DFA_ANG_XX)')
+    return match.group(1)
+
+
+def _actor_count(fraction: float, actors: int, what: str) -> int:
+    """``round(fraction * actors)``, checked to leave both sides actors."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f'the {what} fraction must be in (0, 1), got '
+                         f'{fraction}')
+    count = int(round(fraction * actors))
+    if not 0 < count < actors:
+        raise ValueError(
+            f'a {what} fraction of {fraction} of {actors} actors gives '
+            f'{count} {what} actors: both sides need at least one')
+    return count
+
+
+def actor_disjoint_split(clips: Sequence[SplitClip],
+                         test_fraction: float,
+                         val_fraction: float = 0.0,
+                         seed: int = 0) -> Dict[str, List[SplitClip]]:
+    """Split CREMA-D clips so that no actor is in two splits.
+
+    The split the paper's lab publishes (OGM-GE's CREMA-D ``train.csv`` /
+    ``test.csv``) has every one of the 91 actors in both train and test, so
+    its test accuracy rewards recognising a speaker seen in training. Here
+    the actors (:func:`cremad_actor`) are ordered by id and shuffled by a
+    generator seeded with ``seed``; the first ``round(test_fraction * n)``
+    go to ``test``, then ``round(val_fraction * m)`` of the ``m`` others to
+    ``val`` (checkpoints are then selected on unseen speakers too), the rest
+    to ``train``. Each actor's clips stay together, so the clip shares only
+    approximate the actor shares. The result depends only on the clip ids
+    and the seed; each split keeps the input's order, and a clip given twice
+    is kept once.
+
+    Args:
+        clips (Sequence[SplitClip]): All clips, e.g. the published train and
+            test lists together.
+        test_fraction (float): Share of the actors for ``test``, in (0, 1).
+        val_fraction (float): Share of the remaining actors for ``val``, in
+            [0, 1); 0 makes no ``val``. Defaults to 0.0.
+        seed (int): Seed of the choice. Defaults to 0.
+
+    Returns:
+        dict[str, list[SplitClip]]: ``train``, ``val`` (with
+        ``val_fraction``) and ``test``.
+    """
+    unique, seen = [], set()
+    for clip in clips:
+        if clip.clip_id not in seen:
+            seen.add(clip.clip_id)
+            unique.append(clip)
+    actor_of = {clip.clip_id: cremad_actor(clip) for clip in unique}
+    actors = sorted(set(actor_of.values()))
+    order = [actors[i] for i in
+             np.random.default_rng(seed).permutation(len(actors))]
+    num_test = _actor_count(test_fraction, len(actors), 'test')
+    split_of = dict.fromkeys(order[:num_test], 'test')
+    rest = order[num_test:]
+    names = ['train', 'test']
+    if val_fraction:
+        num_val = _actor_count(val_fraction, len(rest), 'validation')
+        split_of.update(dict.fromkeys(rest[:num_val], 'val'))
+        rest = rest[num_val:]
+        names.insert(1, 'val')
+    split_of.update(dict.fromkeys(rest, 'train'))
+    return {
+        name: [c for c in unique if split_of[actor_of[c.clip_id]] == name]
+        for name in names
+    }
 
 
 def write_split_files(out_root: str, split: str,
