@@ -118,6 +118,52 @@ def test_cremad_from_flv_and_wav(tmp_path, flv_clip, fsdd_dir, monkeypatch):
                               '1001_DFA_ANG_XX.wav')).samplerate == 44100
 
 
+def test_cremad_actor_disjoint_split(tmp_path, flv_clip, monkeypatch):
+    videos = tmp_path / 'VideoFlash'
+    videos.mkdir()
+    # like the published split: every actor in both train and test
+    train = [f'{actor}_DFA_ANG_XX' for actor in (1001, 1002, 1003)]
+    test = [f'{actor}_IEO_NEU_LO' for actor in (1001, 1002, 1003)]
+    for clip in train + test:
+        shutil.copy(flv_clip, videos / f'{clip}.flv')
+    (tmp_path / 'train.csv').write_text(''.join(c + '\n' for c in train))
+    (tmp_path / 'test.csv').write_text(''.join(c + '\n' for c in test))
+    out = tmp_path / 'out'
+    script = TOOLS / 'cremad' / 'prepare_cremad.py'
+    args = ['--video-dir', videos, '--out-dir', out, '--workers', 1,
+            '--split', f'train={tmp_path / "train.csv"}',
+            '--split', f'test={tmp_path / "test.csv"}',
+            '--val-fraction', 0.5, '--actor-disjoint-test-fraction', 0.34]
+    run_tool(monkeypatch, script, *args)
+
+    def split_actors(name):
+        lines = (out / f'{name}.txt').read_text().splitlines()
+        return [line.split()[0].split('/')[1].split('_')[0]
+                for line in lines]
+
+    standard = {name: split_actors(name) for name in ('train', 'val', 'test')}
+    assert sorted(standard['train'] + standard['val']) == \
+        sorted(standard['test']) == ['1001', '1002', '1003']
+    disjoint = {name: split_actors(f'{name}_actor_disjoint')
+                for name in ('train', 'val', 'test')}
+    for name, found in disjoint.items():  # one actor, both clips each
+        assert len(found) == 2 and len(set(found)) == 1, name
+    assert sorted(found[0] for found in disjoint.values()) == \
+        ['1001', '1002', '1003']
+    assert len(list((out / 'frames').iterdir())) == 6  # extracted once
+
+    for listing in out.glob('*.txt'):
+        listing.unlink()
+    run_tool(monkeypatch, script, *args, '--actor-disjoint-only',
+             '--actor-disjoint-seed', 1)
+    assert sorted(p.name for p in out.glob('*.txt')) == [
+        'test_actor_disjoint.txt', 'train_actor_disjoint.txt',
+        'val_actor_disjoint.txt']
+    with pytest.raises(SystemExit):
+        run_tool(monkeypatch, script, '--video-dir', videos, '--out-dir',
+                 out, '--actor-disjoint-only')
+
+
 def test_convert_annotations_cli(tmp_path, monkeypatch):
     src = tmp_path / 'my_test.txt'
     src.write_text('abc_000001_000011,10,3\n')

@@ -18,6 +18,14 @@ log-STFT: 22,050 Hz, tiled and cut to 3 s, 188 x 257), ``<split>.txt`` /
 complete outputs. ``--val-fraction 0.1`` carves a fixed, per-class
 validation split ``val`` out of ``train`` (the published split has none).
 
+The published split (OGM-GE's csv) has all 91 actors in both train and
+test. ``--actor-disjoint-test-fraction 0.2`` also writes a split with no
+actor in two splits, from all the listed clips together:
+``train_actor_disjoint``, ``test_actor_disjoint`` (20 % of the actors) and,
+with ``--val-fraction``, ``val_actor_disjoint`` (that share of the other
+actors); ``--actor-disjoint-seed`` picks the actors and
+``--actor-disjoint-only`` skips the standard split files.
+
 Example::
 
     python tools/data/cremad/prepare_cremad.py \\
@@ -33,9 +41,13 @@ from typing import Dict, List
 
 from mmengine.logging import print_log
 
-from rollingq_mm.datasets.preparation import (SplitClip, add_validation_split,
-                                              parse_split_args, prepare_splits,
-                                              read_annotation)
+from rollingq_mm.datasets.preparation import (SplitClip, actor_disjoint_split,
+                                              add_validation_split,
+                                              cremad_actor, parse_split_args,
+                                              prepare_splits, read_annotation)
+
+#: Appended to the split names of the actor-disjoint split.
+ACTOR_DISJOINT_SUFFIX = '_actor_disjoint'
 
 LOG_STFT_PIPELINE = [
     dict(type='LoadAudio', sample_rate=22050),
@@ -71,7 +83,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--val-source', default='train',
                         help='the split the validation clips come from')
     parser.add_argument('--val-seed', type=int, default=0)
-    return parser.parse_args()
+    parser.add_argument('--actor-disjoint-test-fraction', type=float,
+                        default=0.0,
+                        help='also write an actor-disjoint split with this '
+                        'share of the actors in test_actor_disjoint (0: '
+                        'none); --val-fraction then also carves '
+                        'val_actor_disjoint from its other actors')
+    parser.add_argument('--actor-disjoint-seed', type=int, default=0,
+                        help='seed of the actor-disjoint choice')
+    parser.add_argument('--actor-disjoint-only', action='store_true',
+                        help='write only the actor-disjoint split files')
+    args = parser.parse_args()
+    if args.actor_disjoint_only and not args.actor_disjoint_test_fraction:
+        parser.error('--actor-disjoint-only needs '
+                     '--actor-disjoint-test-fraction')
+    return args
 
 
 def collect_splits(args: argparse.Namespace) -> Dict[str, List[SplitClip]]:
@@ -106,13 +132,32 @@ def collect_splits(args: argparse.Namespace) -> Dict[str, List[SplitClip]]:
     }
 
 
+def choose_splits(args: argparse.Namespace,
+                  splits: Dict[str, List[SplitClip]]
+                  ) -> Dict[str, List[SplitClip]]:
+    """The standard splits and/or the actor-disjoint ones, to be written."""
+    chosen = {}
+    if not args.actor_disjoint_only:
+        chosen.update(add_validation_split(
+            splits, args.val_source, args.val_fraction, args.val_seed)
+            if args.val_fraction else splits)
+    if args.actor_disjoint_test_fraction:
+        disjoint = actor_disjoint_split(
+            [clip for clips in splits.values() for clip in clips],
+            args.actor_disjoint_test_fraction, args.val_fraction,
+            args.actor_disjoint_seed)
+        for name, clips in disjoint.items():
+            chosen[name + ACTOR_DISJOINT_SUFFIX] = clips
+            actors = len({cremad_actor(clip) for clip in clips})
+            print_log(f'{name}{ACTOR_DISJOINT_SUFFIX}: {len(clips)} clips of '
+                      f'{actors} actors', logger='current')
+    return chosen
+
+
 def main() -> None:
     """Extract every split and write its annotation files."""
     args = parse_args()
-    splits = collect_splits(args)
-    if args.val_fraction:
-        splits = add_validation_split(splits, args.val_source,
-                                      args.val_fraction, args.val_seed)
+    splits = choose_splits(args, collect_splits(args))
     written = prepare_splits(
         splits, args.out_dir, args.workers,
         feature_pipeline=LOG_STFT_PIPELINE if args.features else None,
