@@ -1,12 +1,15 @@
 """Benchmark one full-size training step of ``configs/rollingq_ks.py``.
 
-The paper's model (two 4-layer ViT-B/16 towers: the 1024 x 128 fbank gives
-513 audio tokens, 3 frames of 224 x 224 give 589 visual tokens; the
-``RollingQFusionHead``) is built from the config with the towers' ``init_cfg``
-set to None (no pretrained file needed) and trained on synthetic inputs of
-the shapes and types the data pipeline produces (uint8 frames ``(1, 3, T, H,
-W)`` and float32 fbanks ``(1, 1, frames, mel bins)`` per sample, read from
-the config's pipeline, with ``ActionDataSample`` labels). One step is what
+The paper's model (two 4-layer ViT-B/16 towers: the fbank of 1024 frames
+and 128 mel bins gives 513 audio tokens, 3 frames of 224 x 224 give 589
+visual tokens; the ``RollingQFusionHead``) is built from the config with the
+towers' ``init_cfg`` set to None (no pretrained file needed) and trained on
+synthetic inputs of the shapes and types the data pipeline produces: per
+sample uint8 frames ``(1, 3, T, H, W)`` (T and H, W from the config's
+``SampleSegmentFrames`` and ``Resize``) and a float32 fbank shaped by running
+the config's own ``KaldiFbank`` and ``FormatAudioShape`` on a second of noise
+(so its layout follows the config), with ``ActionDataSample`` labels. One
+step is what
 MMEngine's ``train_step`` does: ``data_preprocessor`` -> ``loss`` (under
 ``torch.autocast`` for bf16 / fp16) -> ``parse_losses`` -> backward
 (``GradScaler`` for fp16) -> the config's optimizer (SGD lr 1e-3, momentum
@@ -45,6 +48,7 @@ bf16 --steps 3`` (about 3 minutes on 2 cores) or ``--device cuda`` (batch
 frames (a test of the script, not a benchmark).
 """
 import argparse
+import copy
 import json
 import logging
 import os
@@ -55,8 +59,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+import numpy as np
 import torch
-from mmaction.registry import MODELS
+from mmaction.registry import MODELS, TRANSFORMS
 from mmaction.structures import ActionDataSample
 from mmengine.config import Config
 from mmengine.registry import OPTIMIZERS, init_default_scope
@@ -126,8 +131,8 @@ def model_overrides(cfg: Config, tiny: bool = False) -> Dict[str, Any]:
 
     Every tower loses its ``init_cfg`` (no pretrained file). With ``tiny``
     the towers become one 32-wide layer, the frames 32 x 32 and the fbank
-    64 frames (backbone ``img_size`` to match, so no position table is
-    interpolated) in every split's pipeline.
+    64 frames in every split's pipeline, and the backbones' ``img_size``
+    match the new inputs (no position table is interpolated).
 
     Args:
         cfg (Config): The loaded config (read, not changed).
@@ -137,6 +142,18 @@ def model_overrides(cfg: Config, tiny: bool = False) -> Dict[str, Any]:
         dict: Dotted key -> value.
     """
     options: Dict[str, Any] = {}
+    if tiny:
+        for split in ('train', 'val', 'test'):
+            pipeline = cfg[f'{split}_dataloader'].dataset.pipeline
+            for index, step in enumerate(pipeline):
+                key = f'{split}_dataloader.dataset.pipeline.{index}'
+                if step.type == 'Resize':
+                    options[f'{key}.scale'] = (TINY_IMAGE, TINY_IMAGE)
+                elif step.type == 'KaldiFbank':
+                    options[f'{key}.target_frames'] = TINY_AUDIO_FRAMES
+        shrunk = copy.deepcopy(cfg)
+        shrunk.merge_from_dict(options)
+        audio_size = tuple(audio_input_shape(shrunk)[-2:])
     for name, spec in cfg.model.modalities.items():
         prefix = f'model.modalities.{name}'
         options[f'{prefix}.backbone.init_cfg'] = None
@@ -147,17 +164,7 @@ def model_overrides(cfg: Config, tiny: bool = False) -> Dict[str, Any]:
         options[f'{prefix}.tokenizer.in_channels'] = TINY_WIDTH
         if 'img_size' in spec.backbone:
             options[f'{prefix}.backbone.img_size'] = (
-                (TINY_AUDIO_FRAMES, spec.backbone.img_size[1])
-                if spec.input_key == 'audios' else TINY_IMAGE)
-    if tiny:
-        for split in ('train', 'val', 'test'):
-            pipeline = cfg[f'{split}_dataloader'].dataset.pipeline
-            for index, step in enumerate(pipeline):
-                key = f'{split}_dataloader.dataset.pipeline.{index}'
-                if step.type == 'Resize':
-                    options[f'{key}.scale'] = (TINY_IMAGE, TINY_IMAGE)
-                elif step.type == 'KaldiFbank':
-                    options[f'{key}.target_frames'] = TINY_AUDIO_FRAMES
+                audio_size if spec.input_key == 'audios' else TINY_IMAGE)
     return options
 
 
@@ -168,27 +175,38 @@ def load_config(path: str, tiny: bool = False) -> Config:
     return cfg
 
 
+def audio_input_shape(cfg: Config) -> tuple:
+    """Shape of one sample's ``audios``: the training pipeline's
+    ``KaldiFbank`` and ``FormatAudioShape`` run on one second of noise at
+    44.1 kHz (the fbank pads it to its ``target_frames``)."""
+    audio = np.random.default_rng(0).normal(0, 0.1, 44100)
+    results = dict(audio=audio.astype(np.float32), sample_rate=44100)
+    for step in cfg.train_dataloader.dataset.pipeline:
+        if step.type in ('KaldiFbank', 'FormatAudioShape'):
+            results = TRANSFORMS.build(step)(results)
+    return tuple(results['audios'].shape)
+
+
 def input_spec(cfg: Config) -> Dict[str, Any]:
-    """Shapes of one training sample, read from the training pipeline.
+    """Shapes of one training sample, as the training pipeline makes them.
 
     Returns:
-        dict: ``frames`` (T), ``image`` ((H, W)), ``audio`` ((frames, mel
-        bins)) and ``num_classes``.
+        dict: ``frames`` (T), ``image`` ((H, W)), ``audio`` (the shape of
+        ``audios``, see :func:`audio_input_shape`) and ``num_classes``.
 
     Raises:
-        ValueError: the pipeline lacks SampleSegmentFrames, Resize or
-            KaldiFbank (not the Kinetics-Sounds recipe).
+        ValueError: the pipeline lacks SampleSegmentFrames, Resize,
+            KaldiFbank or FormatAudioShape (not the Kinetics-Sounds recipe).
     """
     steps = {step.type: step for step in cfg.train_dataloader.dataset.pipeline}
-    missing = {'SampleSegmentFrames', 'Resize', 'KaldiFbank'} - set(steps)
+    missing = {'SampleSegmentFrames', 'Resize', 'KaldiFbank',
+               'FormatAudioShape'} - set(steps)
     if missing:
         raise ValueError(f'the training pipeline has no {sorted(missing)}: '
                          'this benchmark needs the Kinetics-Sounds recipe')
-    fbank = steps['KaldiFbank']
     return dict(frames=steps['SampleSegmentFrames'].num_segments,
                 image=tuple(steps['Resize'].scale),
-                audio=(fbank.get('target_frames', 1024),
-                       fbank.get('num_mel_bins', 128)),
+                audio=audio_input_shape(cfg),
                 num_classes=cfg.model.fusion_head.num_classes)
 
 
@@ -202,7 +220,7 @@ def synthetic_batch(cfg: Config, batch_size: int, seed: int = 0) -> dict:
 
     Returns:
         dict: ``inputs`` (``imgs``: B uint8 tensors (1, 3, T, H, W);
-        ``audios``: B float32 tensors (1, 1, frames, mel bins)) and
+        ``audios``: B float32 tensors shaped as :func:`audio_input_shape`) and
         ``data_samples`` (B ``ActionDataSample`` with ``gt_label``).
     """
     spec = input_spec(cfg)
@@ -213,7 +231,7 @@ def synthetic_batch(cfg: Config, batch_size: int, seed: int = 0) -> dict:
                       generator=generator, dtype=torch.uint8)
         for _ in range(batch_size)
     ]
-    audios = [torch.randn((1, 1) + spec['audio'], generator=generator)
+    audios = [torch.randn(spec['audio'], generator=generator)
               for _ in range(batch_size)]
     labels = torch.randint(spec['num_classes'], (batch_size, ),
                            generator=generator)
