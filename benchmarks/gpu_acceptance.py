@@ -37,8 +37,9 @@ and config keys:
 
    Two runs share the machine at a time (``fp32`` with ``killed``, then
    the resume with ``amp``): the runs are bound by data loading (the
-   44.1 kHz fbank costs about 50-80 ms per clip on one core), so pairing
-   them costs little wall time; the benchmark of step 4 runs alone.
+   44.1 kHz fbank of a 10 s clip took 70-85 ms on one core of the 2-core
+   development machine), so pairing them costs little wall time; the
+   benchmark of step 4 runs alone.
 3. **checks**: each run ends with exit status 0, all epochs, finite losses
    and the expected rotation count in ``scalars.json``; the killed run died
    by SIGKILL in epoch 3 with ``epoch_2.pth`` complete and 2 rotations in
@@ -49,9 +50,11 @@ and config keys:
    of every iteration in the message hub (hence the losses logged at the
    first iterations of the resumed epoch). Deterministic algorithms make
    the pair slower than free-running fp32 (no faster cuBLAS / attention
-   kernels), which the budget allows; the weaker check (only the logged
-   losses) would not catch a state that differs below the 4 printed
-   digits.
+   kernels), which the budget allows; the weaker check (the logged losses
+   only) would miss optimizer state or buffers that have not reached the
+   loss yet. The detail also says whether the two runs' losses already
+   differed before the kill, which points at nondeterminism (or code
+   changed between their starts) rather than at the resume.
 4. **performance**: ``bench_train_step.run_benchmark`` (fp32, bf16, fp16,
    batch 16, the device alone): samples/s, peak GPU memory, the fusion
    head's share of a step and the model FLOPs utilisation against the
