@@ -9,6 +9,8 @@ from mmcv.transforms import BaseTransform
 from ..errors import InvalidSampleError
 from .audio_loading import audio_source
 
+_LAYOUTS = ('time_freq', 'freq_time')
+
 
 @TRANSFORMS.register_module()
 class KaldiFbank(BaseTransform):
@@ -23,8 +25,14 @@ class KaldiFbank(BaseTransform):
     torchaudio's defaults (pre-emphasis 0.97, DC-offset removal, power
     spectrum, 20 Hz low cut-off, Nyquist high cut-off, FFT length rounded up
     to a power of two, ``snip_edges``). The frames are then zero-padded at
-    the end or cut to ``target_frames`` and normalised as
-    ``(x - norm_mean) / (2 * norm_std)``.
+    the end or cut to ``target_frames``, normalised as
+    ``(x - norm_mean) / (2 * norm_std)`` and laid out as ``layout`` says:
+    time-major (T, F) by default, as mmaction2's ``FormatAudioShape``
+    (NCTF) and ``ResNetAudio`` expect, or frequency-major (F, T), mel bins as
+    the image height, which is how the recipe fed the spectrogram to its ViT
+    (an 8 x 64 grid of 16 x 16 patches for 128 bins x 1024 frames).
+    ``FormatAudioShape`` only adds the channel axis, so the tower then reads
+    (B, 1, F, T).
 
     Kaldi refuses a mel bin that no FFT bin falls into. With 128 bins that
     can happen when the 25 ms window fits a 512-point FFT (rates up to
@@ -37,7 +45,7 @@ class KaldiFbank(BaseTransform):
 
     Required keys: ``audio`` (float32 (N,)), ``sample_rate``.
     Added keys: ``audios`` (float32 (1, T, F), T = ``target_frames``,
-    F = ``num_mel_bins``).
+    F = ``num_mel_bins``; (1, F, T) with ``layout='freq_time'``).
 
     Args:
         num_mel_bins (int): Mel bins. Defaults to 128.
@@ -70,6 +78,8 @@ class KaldiFbank(BaseTransform):
         norm_mean (float, optional): Normalisation mean; None together with
             ``norm_std=None`` skips the normalisation. Defaults to -4.503877.
         norm_std (float, optional): Normalisation std. Defaults to 5.141276.
+        layout (str): Axis order of ``audios``: ``'time_freq'`` (1, T, F) or
+            ``'freq_time'`` (1, F, T). Defaults to ``'time_freq'``.
     """
 
     def __init__(self,
@@ -91,7 +101,8 @@ class KaldiFbank(BaseTransform):
                  subtract_mean: bool = True,
                  target_frames: Optional[int] = 1024,
                  norm_mean: Optional[float] = -4.503877,
-                 norm_std: Optional[float] = 5.141276) -> None:
+                 norm_std: Optional[float] = 5.141276,
+                 layout: str = 'time_freq') -> None:
         if (norm_mean is None) != (norm_std is None):
             raise ValueError('norm_mean and norm_std must both be set or '
                              'both be None')
@@ -100,6 +111,9 @@ class KaldiFbank(BaseTransform):
         if target_frames is not None and target_frames <= 0:
             raise ValueError('target_frames must be positive, got '
                              f'{target_frames}')
+        if layout not in _LAYOUTS:
+            raise ValueError(f'KaldiFbank: layout must be one of {_LAYOUTS}, '
+                             f'got {layout!r}')
         self.num_mel_bins = num_mel_bins
         self.frame_length_ms = frame_length_ms
         self.frame_shift_ms = frame_shift_ms
@@ -119,6 +133,7 @@ class KaldiFbank(BaseTransform):
         self.target_frames = target_frames
         self.norm_mean = norm_mean
         self.norm_std = norm_std
+        self.layout = layout
 
     def fbank_options(self, sample_rate: int) -> knf.FbankOptions:
         """The kaldi-native-fbank options, every field set explicitly.
@@ -202,7 +217,8 @@ class KaldiFbank(BaseTransform):
             results (dict): The pipeline results.
 
         Returns:
-            dict: ``results`` with ``audios`` (1, T, F).
+            dict: ``results`` with ``audios`` (1, T, F), or (1, F, T) with
+            ``layout='freq_time'``.
         """
         features = self.compute(results['audio'], results['sample_rate'],
                                 audio_source(results, required=False))
@@ -214,7 +230,10 @@ class KaldiFbank(BaseTransform):
                 features = features[:self.target_frames]
         if self.norm_mean is not None:
             features = (features - self.norm_mean) / (2 * self.norm_std)
-        results['audios'] = features[None].astype(np.float32)
+        if self.layout == 'freq_time':
+            features = features.T
+        results['audios'] = np.ascontiguousarray(features[None],
+                                                 dtype=np.float32)
         return results
 
     def __repr__(self) -> str:
@@ -223,4 +242,5 @@ class KaldiFbank(BaseTransform):
                 f'frame_shift_ms={self.frame_shift_ms}, '
                 f'window_type={self.window_type!r}, '
                 f'target_frames={self.target_frames}, '
-                f'norm_mean={self.norm_mean}, norm_std={self.norm_std})')
+                f'norm_mean={self.norm_mean}, norm_std={self.norm_std}, '
+                f'layout={self.layout!r})')
