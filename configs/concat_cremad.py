@@ -6,7 +6,8 @@ _base_ = [
     '_base_/schedules/sgd_30e_cosine.py', '_base_/default_runtime.py'
 ]
 
-# As rollingq_cremad.py: 188 x 257 audio input, CREMA-D tower weights.
+# As rollingq_cremad.py: 188 x 257 audio input patched without padding (177
+# audio tokens), CREMA-D tower weights.
 vit_checkpoint = 'work_dirs/pretrained/vit-b16-in21k_4l_cremad.pth'
 model = dict(
     modalities=dict(

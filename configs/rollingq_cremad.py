@@ -6,8 +6,11 @@ _base_ = [
     '_base_/schedules/sgd_30e_cosine.py', '_base_/default_runtime.py'
 ]
 
-# 257 x 188 log-STFT audio, i.e. audios (T=188, F=257); tower weights
-# converted with --audio-size 188 257 (see _base_/models/rollingq_vit.py).
+# 257 x 188 log-STFT audio, i.e. audios (T=188, F=257), patched without
+# padding (the base model's patch_cfg): 11 x 16 patches + CLS = 177 audio
+# tokens, the last 12 frames and the top bin dropped, as in the paper. Tower
+# weights converted with --audio-size 188 257 (see
+# _base_/models/rollingq_vit.py).
 vit_checkpoint = 'work_dirs/pretrained/vit-b16-in21k_4l_cremad.pth'
 model = dict(
     modalities=dict(

@@ -4,6 +4,16 @@
 # 8 GPUs x 8 clips = the paper's batch of 64.
 _base_ = ['../rollingq_ks.py']
 
+
+def _time_major(pipeline):
+    """The pipeline with its fbank time-major: ResNetAudio reads mmaction2's
+    (B, 1, T, F) audio, not the ViT tower's frequency-major (B, 1, F, T)."""
+    return [
+        dict(step, layout='time_freq') if step['type'] == 'KaldiFbank' else
+        step for step in pipeline
+    ]
+
+
 model = dict(
     modalities=dict(
         audio=dict(
@@ -46,4 +56,12 @@ model = dict(
                 num_positions=147,
                 norm=True))))
 
-train_dataloader = dict(batch_size=8)
+train_dataloader = dict(
+    batch_size=8,
+    dataset=dict(
+        pipeline=_time_major(_base_.train_dataloader.dataset.pipeline)))
+val_dataloader = dict(
+    dataset=dict(pipeline=_time_major(_base_.val_dataloader.dataset.pipeline)))
+test_dataloader = dict(
+    dataset=dict(
+        pipeline=_time_major(_base_.test_dataloader.dataset.pipeline)))

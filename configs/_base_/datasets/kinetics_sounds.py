@@ -15,7 +15,9 @@ classes = 'kinetics_sounds_31'
 # Audio: Kaldi-style log-mel fbank at the wav's own sample rate, 128 bins,
 # 25 ms Hann window, 10 ms shift, no dither, htk_compat, no energy,
 # mean-subtracted waveform, 1024 frames, normalised (x + 4.503877) / (2 *
-# 5.141276). Options not named by the recipe keep Kaldi's defaults.
+# 5.141276). Options not named by the recipe keep Kaldi's defaults. Fed
+# frequency-major as in the recipe: audios (1, 128, 1024) = (mel, time), an
+# 8 x 64 patch grid in the ViT tower.
 audio_feature = dict(
     type='KaldiFbank',
     num_mel_bins=128,
@@ -28,7 +30,8 @@ audio_feature = dict(
     subtract_mean=True,
     target_frames=1024,
     norm_mean=-4.503877,
-    norm_std=5.141276)
+    norm_std=5.141276,
+    layout='freq_time')
 
 # Visual: frames at 1 fps, 3 per clip (a random frame in each third of the
 # clip in training, the centres in testing).
