@@ -1,16 +1,30 @@
 """Convert an ImageNet ViT-B/16 checkpoint into RollingQ's two towers.
 
-Reads a ViT checkpoint in mmpretrain or timm key names (``.pth``; loaded
-weights-only), keeps its first ``--num-layers`` transformer layers, and writes
-one file holding both towers (keys ``audio.*`` and ``visual.*``): the audio
-stem is made single-channel (RGB kernels summed, ``--channel-reduce``), the
-position table is interpolated to the spectrogram's patch grid for audio and
-to the frame grid, repeated over ``--num-frames`` frames, for video.
+Reads a ViT checkpoint in mmpretrain or timm key names (``.pth`` / ``.bin``;
+loaded weights-only), keeps its first ``--num-layers`` transformer layers,
+and writes one file holding both towers (keys ``audio.*`` and ``visual.*``):
+the audio stem is made single-channel (RGB kernels summed,
+``--channel-reduce``), the position table is interpolated (bicubic) to the
+spectrogram's patch grid for audio and to the frame grid, repeated over
+``--num-frames`` frames, for video. The checkpoints that fit the paper's
+ImageNet-21k initialisation are listed in docs/pretrained_weights.md.
 
-Example (CREMA-D towers: 188x257 log-STFT, 3 frames of 224x224)::
+The audio grid must be the one the audio tower builds: ``--audio-size`` is
+its input (height, width) and ``--audio-padding`` its stem's padding. The
+paper configs patch without padding (``patch_cfg=dict(padding=0)``), so a
+size that is not a multiple of the patch loses its remainder.
+
+Kinetics-Sounds towers (fbank fed frequency-major: 128 mel bins x 1024
+frames, an 8 x 64 grid; 3 frames of 224 x 224)::
 
     python tools/model_converters/vit_to_rollingq.py \
-        vit-base-p16_in21k.pth work_dirs/pretrained/vit-b16_4l_cremad.pth \
+        vit-b16-in21k.pth work_dirs/pretrained/vit-b16-in21k_4l_ks.pth \
+        --audio-size 128 1024
+
+CREMA-D towers (188 frames x 257 bins log-STFT, an 11 x 16 grid)::
+
+    python tools/model_converters/vit_to_rollingq.py \
+        vit-b16-in21k.pth work_dirs/pretrained/vit-b16-in21k_4l_cremad.pth \
         --audio-size 188 257
 
 then, in the config, on each tower::
@@ -19,9 +33,9 @@ then, in the config, on each tower::
                   prefix='audio.')   # or prefix='visual.'
 """
 import argparse
-import math
 import os
 import os.path as osp
+from typing import Sequence, Tuple
 
 import torch
 from mmengine.logging import print_log
@@ -41,10 +55,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--patch-size', type=int, default=16,
                         help='patch size of the towers (default: 16)')
     parser.add_argument(
-        '--audio-size', type=int, nargs=2, default=(188, 257),
-        metavar=('T', 'F'),
-        help='audio input (time frames, frequency bins): 188 257 for '
-        'CREMA-D (default), 1024 128 for Kinetics-Sounds')
+        '--audio-size', type=int, nargs=2, default=(128, 1024),
+        metavar=('H', 'W'),
+        help='audio tower input (height, width): 128 1024 for '
+        'Kinetics-Sounds (mel bins x frames, the default), 188 257 for '
+        'CREMA-D (frames x frequency bins)')
+    parser.add_argument(
+        '--audio-padding', choices=('none', 'corner'), default='none',
+        help="the audio stem's padding: 'none' drops what does not fill a "
+        "patch (patch_cfg=dict(padding=0), the paper configs; default), "
+        "'corner' pads it (mmpretrain's default PatchEmbed)")
     parser.add_argument('--frame-size', type=int, nargs=2, default=(224, 224),
                         metavar=('H', 'W'), help='video frame size')
     parser.add_argument('--num-frames', type=int, default=3,
@@ -57,9 +77,27 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def patch_grid(size, patch_size: int) -> tuple:
-    """Patch grid of an input with mmcv's corner padding (ceil division)."""
-    return tuple(math.ceil(s / patch_size) for s in size)
+def patch_grid(size: Sequence[int], patch_size: int,
+               padding: str) -> Tuple[int, ...]:
+    """Patch grid of an input, as mmcv's ``PatchEmbed`` builds it.
+
+    Args:
+        size (Sequence[int]): Input (height, width).
+        patch_size (int): Patch side (the stride).
+        padding (str): ``'none'`` (``padding=0``: floor division) or
+            ``'corner'`` (adaptive padding: ceil division).
+
+    Returns:
+        tuple[int]: (H', W').
+    """
+    if padding == 'corner':
+        grid = tuple(-(-s // patch_size) for s in size)
+    else:
+        grid = tuple(s // patch_size for s in size)
+    if min(grid) < 1:
+        raise ValueError(f'An input of {tuple(size)} holds no '
+                         f'{patch_size} x {patch_size} patch.')
+    return grid
 
 
 def main() -> None:
@@ -69,13 +107,17 @@ def main() -> None:
     converted = convert_vit_to_towers(
         checkpoint,
         num_layers=args.num_layers,
-        audio_patch_grid=patch_grid(args.audio_size, args.patch_size),
-        video_patch_grid=patch_grid(args.frame_size, args.patch_size),
+        audio_patch_grid=patch_grid(args.audio_size, args.patch_size,
+                                    args.audio_padding),
+        video_patch_grid=patch_grid(args.frame_size, args.patch_size,
+                                    'corner'),
         num_frames=args.num_frames,
         channel_reduce=args.channel_reduce,
         keep_final_norm=not args.drop_final_norm)
     meta = converted['meta']
     meta['source_file'] = osp.basename(args.src)
+    meta['audio_size'] = list(args.audio_size)
+    meta['audio_padding'] = args.audio_padding
     if osp.dirname(args.dst):
         os.makedirs(osp.dirname(args.dst), exist_ok=True)
     torch.save(converted, args.dst)

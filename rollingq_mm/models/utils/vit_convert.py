@@ -144,7 +144,7 @@ def _stem_weight(weight: torch.Tensor, in_channels: int,
 
 def convert_vit_to_towers(checkpoint: dict,
                           num_layers: int = 4,
-                          audio_patch_grid: Sequence[int] = (12, 17),
+                          audio_patch_grid: Sequence[int] = (8, 64),
                           video_patch_grid: Sequence[int] = (14, 14),
                           num_frames: int = 3,
                           audio_in_channels: int = 1,
@@ -158,9 +158,12 @@ def convert_vit_to_towers(checkpoint: dict,
         num_layers (int): Number of leading transformer layers kept.
             Defaults to 4 (the paper's towers).
         audio_patch_grid (Sequence[int]): (H', W') patch grid of the audio
-            tower, e.g. (12, 17) for 188x257 spectrograms (CREMA-D) and
-            (64, 8) for 1024x128 fbanks (Kinetics-Sounds) with 16x16 patches
-            and mmcv's corner padding. Defaults to (12, 17).
+            tower, the one its patch embedding builds: with 16x16 patches and
+            no padding (the paper configs) (8, 64) for 128x1024 fbanks fed
+            frequency-major (Kinetics-Sounds) and (11, 16) for 188x257
+            spectrograms (CREMA-D). The image table's 14x14 grid is resized
+            to it by bicubic interpolation, each axis on its own. Defaults to
+            (8, 64).
         video_patch_grid (Sequence[int]): (H', W') patch grid of each frame.
             Defaults to (14, 14) (224x224 frames).
         num_frames (int): Frames T of the video tower. Defaults to 3.
