@@ -6,6 +6,7 @@ from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
 from ..errors import InvalidSampleError
+from .kaldi_fbank import AUDIO_LAYOUTS
 
 _LAYOUTS = ('TF', 'FT')
 
@@ -21,20 +22,31 @@ class LoadPrecomputedAudioFeature(BaseTransform):
     empty array and NaN/Inf values.
 
     Required keys: ``audio_path``.
-    Added keys: ``audios`` (float32 (1, T, F)), ``length`` (T).
+    Added keys: ``audios`` (float32 (1, T, F), or (1, F, T) with
+    ``output_layout='freq_time'``), ``length`` (T).
 
     Args:
         layout (str): Axis order stored in the file: ``'TF'`` (time frames
             first, as the preparation tools write) or ``'FT'`` (frequency
             first, e.g. OGM-GE's 257 x 188 CREMA-D spectrograms); ``'FT'``
             is transposed. Defaults to ``'TF'``.
+        output_layout (str): Axis order of ``audios``, as
+            :class:`KaldiFbank`'s ``layout``: ``'time_freq'`` or
+            ``'freq_time'`` (the Kinetics-Sounds ViT configs' frequency-major
+            input). Defaults to ``'time_freq'``.
     """
 
-    def __init__(self, layout: str = 'TF') -> None:
+    def __init__(self, layout: str = 'TF',
+                 output_layout: str = 'time_freq') -> None:
         if layout not in _LAYOUTS:
             raise ValueError(f'layout must be one of {_LAYOUTS}, got '
                              f'{layout!r}')
+        if output_layout not in AUDIO_LAYOUTS:
+            raise ValueError(
+                'LoadPrecomputedAudioFeature: output_layout must be one of '
+                f'{AUDIO_LAYOUTS}, got {output_layout!r}')
         self.layout = layout
+        self.output_layout = output_layout
 
     def transform(self, results: dict) -> dict:
         """Load one feature file.
@@ -75,10 +87,13 @@ class LoadPrecomputedAudioFeature(BaseTransform):
                 f'audio feature {path} holds {bad} NaN/Inf values')
         if self.layout == 'FT':
             feature = feature.T
+        results['length'] = feature.shape[0]
+        if self.output_layout == 'freq_time':
+            feature = feature.T
         results['audios'] = np.ascontiguousarray(feature[None],
                                                  dtype=np.float32)
-        results['length'] = feature.shape[0]
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(layout={self.layout!r})'
+        return (f'{self.__class__.__name__}(layout={self.layout!r}, '
+                f'output_layout={self.output_layout!r})')

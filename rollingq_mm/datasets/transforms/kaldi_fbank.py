@@ -9,7 +9,8 @@ from mmcv.transforms import BaseTransform
 from ..errors import InvalidSampleError
 from .audio_loading import audio_source
 
-_LAYOUTS = ('time_freq', 'freq_time')
+#: Axis orders of ``audios``: (1, T, F) or (1, F, T).
+AUDIO_LAYOUTS = ('time_freq', 'freq_time')
 
 
 @TRANSFORMS.register_module()
@@ -111,9 +112,9 @@ class KaldiFbank(BaseTransform):
         if target_frames is not None and target_frames <= 0:
             raise ValueError('target_frames must be positive, got '
                              f'{target_frames}')
-        if layout not in _LAYOUTS:
-            raise ValueError(f'KaldiFbank: layout must be one of {_LAYOUTS}, '
-                             f'got {layout!r}')
+        if layout not in AUDIO_LAYOUTS:
+            raise ValueError('KaldiFbank: layout must be one of '
+                             f'{AUDIO_LAYOUTS}, got {layout!r}')
         self.num_mel_bins = num_mel_bins
         self.frame_length_ms = frame_length_ms
         self.frame_shift_ms = frame_shift_ms

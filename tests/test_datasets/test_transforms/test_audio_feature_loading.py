@@ -27,6 +27,18 @@ def test_frequency_time_file_is_transposed(tmp_path):
     np.testing.assert_array_equal(out['audios'][0], feature.T)
 
 
+def test_frequency_major_output_matches_the_fbank_layout(tmp_path):
+    """output_layout='freq_time' gives what KaldiFbank(layout='freq_time')
+    gives the Kinetics-Sounds ViT tower: (1, F, T); length stays T."""
+    feature = np.random.default_rng(1).standard_normal((1024, 128))
+    np.save(tmp_path / 'f.npy', feature)
+    out = load(tmp_path / 'f.npy', output_layout='freq_time')
+    assert out['audios'].shape == (1, 128, 1024) and out['length'] == 1024
+    np.testing.assert_allclose(out['audios'][0], feature.T, rtol=1e-6)
+    with pytest.raises(ValueError, match='output_layout.*mel_time'):
+        LoadPrecomputedAudioFeature(output_layout='mel_time')
+
+
 def test_missing_file_raises_instead_of_zero_filling(tmp_path):
     with pytest.raises(InvalidSampleError, match='not found: .*absent.npy'):
         load(tmp_path / 'absent.npy')
