@@ -8,7 +8,7 @@ _base_ = [
 
 # As rollingq_cremad.py: 188 x 257 audio input patched without padding (177
 # audio tokens), CREMA-D tower weights.
-vit_checkpoint = 'work_dirs/pretrained/vit-b16-in21k_4l_cremad.pth'
+vit_checkpoint = 'work_dirs/pretrained/vit-b16-in21k_4l_cremad-188x257.pth'
 model = dict(
     modalities=dict(
         audio=dict(

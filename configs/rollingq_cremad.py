@@ -11,7 +11,7 @@ _base_ = [
 # tokens, the last 12 frames and the top bin dropped, as in the paper. Tower
 # weights converted with --audio-size 188 257 (see
 # _base_/models/rollingq_vit.py).
-vit_checkpoint = 'work_dirs/pretrained/vit-b16-in21k_4l_cremad.pth'
+vit_checkpoint = 'work_dirs/pretrained/vit-b16-in21k_4l_cremad-188x257.pth'
 model = dict(
     modalities=dict(
         audio=dict(
@@ -21,6 +21,8 @@ model = dict(
         visual=dict(backbone=dict(init_cfg=dict(checkpoint=vit_checkpoint)))),
     fusion_head=dict(num_classes=6))
 
+# The paper's rule for CREMA-D (one rotation, after the first epoch, to the
+# bisector) with the release's rotation and statistics, as rollingq_ks.py.
 custom_hooks = [
     dict(
         type='AIRHook',
@@ -30,5 +32,7 @@ custom_hooks = [
         begin_epoch=1,
         interval=1,
         enable_rotation=True,
-        rotation_method='plane')
+        rotation_method='svd',
+        statistics='eval_pass',
+        eval_pass_epochs='rotation')
 ]

@@ -57,7 +57,7 @@ def test_paper_size_train_step_under_bf16_autocast(monkeypatch):
     generator = torch.Generator().manual_seed(0)
     data = pseudo_collate([
         dict(inputs=dict(
-            audios=torch.randn(1, 1, 1024, 128, generator=generator),
+            audios=torch.randn(1, 1, 128, 1024, generator=generator),
             imgs=torch.rand(1, 3, 3, 224, 224, generator=generator) * 255),
              data_samples=ActionDataSample().set_gt_label(label))
         for label in (0, 7)

@@ -18,13 +18,15 @@ Kinetics-Sounds towers (fbank fed frequency-major: 128 mel bins x 1024
 frames, an 8 x 64 grid; 3 frames of 224 x 224)::
 
     python tools/model_converters/vit_to_rollingq.py \
-        vit-b16-in21k.pth work_dirs/pretrained/vit-b16-in21k_4l_ks.pth \
+        vit-b16-in21k.pth \
+        work_dirs/pretrained/vit-b16-in21k_4l_ks-128x1024.pth \
         --audio-size 128 1024
 
 CREMA-D towers (188 frames x 257 bins log-STFT, an 11 x 16 grid)::
 
     python tools/model_converters/vit_to_rollingq.py \
-        vit-b16-in21k.pth work_dirs/pretrained/vit-b16-in21k_4l_cremad.pth \
+        vit-b16-in21k.pth \
+        work_dirs/pretrained/vit-b16-in21k_4l_cremad-188x257.pth \
         --audio-size 188 257
 
 then, in the config, on each tower::

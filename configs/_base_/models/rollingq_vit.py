@@ -14,10 +14,11 @@
 # timm/vit_base_patch16_224.augreg_in21k); docs/pretrained_weights.md lists
 # the checkpoints that fit and their keys. Converted once per audio size by
 #   python tools/model_converters/vit_to_rollingq.py VIT_B16_IN21K.pth \
-#       work_dirs/pretrained/vit-b16-in21k_4l_ks.pth --audio-size 128 1024
-# (--audio-size 188 257 and ..._cremad.pth for CREMA-D). Set both init_cfg to
-# None to train from scratch.
-vit_checkpoint = 'work_dirs/pretrained/vit-b16-in21k_4l_ks.pth'
+#       work_dirs/pretrained/vit-b16-in21k_4l_ks-128x1024.pth \
+#       --audio-size 128 1024
+# (--audio-size 188 257 and ..._cremad-188x257.pth for CREMA-D). Set both
+# init_cfg to None to train from scratch.
+vit_checkpoint = 'work_dirs/pretrained/vit-b16-in21k_4l_ks-128x1024.pth'
 vit_b16_4l = dict(
     embed_dims=768, num_layers=4, num_heads=12, feedforward_channels=3072)
 
@@ -63,7 +64,8 @@ model = dict(
         num_heads=1,
         attn_drop=0.2,
         proj_drop=0.2,
-        probe_pool='mean',
+        # The unimodal probes read each tower's CLS token, as in the paper.
+        probe_pool='cls',
         loss_cls=dict(type='CrossEntropyLoss')),
     data_preprocessor=dict(
         type='MultiModalDataPreprocessor',
