@@ -66,7 +66,9 @@ def shrink_model(model: ConfigDict) -> None:
 def shrink_pipeline(pipeline: list) -> None:
     """Small frames and short audio (in place)."""
     for step in pipeline:
-        if step.type == 'Resize':
+        if step.type == 'PerFrame':
+            shrink_pipeline(step.transforms)
+        elif step.type == 'Resize':
             step.scale = (32, 32)
         elif step.type == 'KaldiFbank':
             step.target_frames = 64

@@ -20,15 +20,22 @@ audio_pipeline = [
     dict(type='LogSTFT', n_fft=512, hop_length=353, eps=1e-7)
 ]
 
-# Visual: frames at 1 fps, 3 per clip, ImageNet mean/std (data
-# preprocessor).
+# Visual: frames at 1 fps, ImageNet mean/std (data preprocessor). Training
+# draws 3 of the clip's frames at random with replacement, each with its own
+# random crop and flip, as the paper did; testing takes the 3 segment
+# centres, the same frames every time.
 train_pipeline = [
     dict(type='SampleSegmentFrames', num_segments=3, fps=1.0,
-         test_mode=False),
+         test_mode=False, train_sampling='random_with_replacement'),
     *audio_pipeline,
-    dict(type='RandomResizedCrop'),
-    dict(type='Resize', scale=(224, 224), keep_ratio=False),
-    dict(type='Flip', flip_ratio=0.5),
+    # The paper's augmentation: crop and flip drawn for each frame.
+    dict(
+        type='PerFrame',
+        transforms=[
+            dict(type='RandomResizedCrop'),
+            dict(type='Resize', scale=(224, 224), keep_ratio=False),
+            dict(type='Flip', flip_ratio=0.5)
+        ]),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='FormatAudioShape', input_format='NCTF'),
     dict(type='PackActionInputs', collect_keys=('imgs', 'audios'))

@@ -34,15 +34,21 @@ audio_feature = dict(
     layout='freq_time')
 
 # Visual: frames at 1 fps, 3 per clip (a random frame in each third of the
-# clip in training, the centres in testing).
+# clip in training, each with its own random crop and flip; the centres in
+# testing).
 train_pipeline = [
     dict(type='SampleSegmentFrames', num_segments=3, fps=1.0,
          test_mode=False),
     dict(type='LoadAudio', sample_rate=None),
     audio_feature,
-    dict(type='RandomResizedCrop'),
-    dict(type='Resize', scale=(224, 224), keep_ratio=False),
-    dict(type='Flip', flip_ratio=0.5),
+    # The paper's augmentation: crop and flip drawn for each frame.
+    dict(
+        type='PerFrame',
+        transforms=[
+            dict(type='RandomResizedCrop'),
+            dict(type='Resize', scale=(224, 224), keep_ratio=False),
+            dict(type='Flip', flip_ratio=0.5)
+        ]),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='FormatAudioShape', input_format='NCTF'),
     dict(type='PackActionInputs', collect_keys=('imgs', 'audios'))
