@@ -127,12 +127,15 @@ def plane_rotation(x: Tensor, y: Tensor) -> Tensor:
 
 
 def svd_rotation(x: Tensor, y: Tensor) -> Tensor:
-    """Rotation from the SVD of ŷx̂ᵀ, as in the authors' release (parity only).
+    """Rotation from the SVD of ŷx̂ᵀ, as in the authors' release.
 
     With ŷx̂ᵀ = U S Vᵀ, R = U Vᵀ, the last column of U negated when
     det(U Vᵀ) = -1 so that R is proper. R maps x̂ to ŷ, but how it moves the
     directions orthogonal to x and y depends on the SVD routine (it is
-    generally not the identity there); prefer :func:`plane_rotation`.
+    generally not the identity there). Training differs from
+    :func:`plane_rotation`'s even under plain SGD, since the fusion token's
+    gradient passes through Rᵀ. The paper configs use it for parity;
+    :func:`plane_rotation` is the deterministic choice.
 
     Args:
         x (Tensor): Source vector, shape (C,).

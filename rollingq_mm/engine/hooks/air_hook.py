@@ -96,7 +96,8 @@ class AIRHook(Hook):
         interval (int): Epochs between rotation checks. Defaults to 1.
         enable_rotation (bool): False only monitors (the vanilla baseline
             logs the same curves). Defaults to True.
-        rotation_method (str): 'plane' (minimal rotation in span{q, t}) or
+        rotation_method (str): 'plane' (minimal rotation in span{q, t},
+            deterministic) or
             'svd' (the authors' release, for parity). Defaults to 'plane'.
         statistics (str): 'online' (training forwards) or 'eval_pass' (a
             dedicated eval-mode pass each epoch). Defaults to 'online'.
