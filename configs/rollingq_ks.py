@@ -1,7 +1,7 @@
 # RollingQ on Kinetics-Sounds (31 classes): the paper's vanilla multimodal
 # transformer, query rotated up to 3 times. 4 GPUs x 16 clips (the paper's
 # total batch of 64), 30 epochs: tools/dist_train.sh configs/rollingq_ks.py 4
-# The towers load work_dirs/pretrained/vit-b16-in21k_4l_ks.pth: see
+# The towers load work_dirs/pretrained/vit-b16-in21k_4l_ks-128x1024.pth: see
 # _base_/models/rollingq_vit.py for the conversion command.
 _base_ = [
     '_base_/models/rollingq_vit.py', '_base_/datasets/kinetics_sounds.py',
