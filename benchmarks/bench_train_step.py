@@ -4,12 +4,12 @@ The paper's model (two 4-layer ViT-B/16 towers: the fbank of 1024 frames
 and 128 mel bins gives 513 audio tokens, 3 frames of 224 x 224 give 589
 visual tokens; the ``RollingQFusionHead``) is built from the config with the
 towers' ``init_cfg`` set to None (no pretrained file needed) and trained on
-synthetic inputs of the shapes and types the data pipeline produces: per
-sample uint8 frames ``(1, 3, T, H, W)`` (T and H, W from the config's
-``SampleSegmentFrames`` and ``Resize``) and a float32 fbank shaped by running
-the config's own ``KaldiFbank`` and ``FormatAudioShape`` on a second of noise
-(so its layout follows the config), with ``ActionDataSample`` labels. One
-step is what
+synthetic inputs of the shapes and types the data pipeline produces: the
+config's own training pipeline is run once on a synthetic decoded clip
+(noise frames and a second of noise audio in place of the file-reading
+steps), and each sample of the batch is random data of its shapes and
+dtypes (uint8 frames ``(1, 3, T, H, W)``, a float32 fbank), with
+``ActionDataSample`` labels. One step is what
 MMEngine's ``train_step`` does: ``data_preprocessor`` -> ``loss`` (under
 ``torch.autocast`` for bf16 / fp16) -> ``parse_losses`` -> backward
 (``GradScaler`` for fp16) -> the config's optimizer (SGD lr 1e-3, momentum
@@ -57,7 +57,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple)
 
 import numpy as np
 import torch
@@ -86,6 +87,8 @@ TINY_ARCH = dict(embed_dims=TINY_WIDTH, num_layers=1, num_heads=2,
                  feedforward_channels=2 * TINY_WIDTH)
 TINY_IMAGE = 32
 TINY_AUDIO_FRAMES = 64
+#: Pipeline steps that read files; :func:`pipeline_sample` replaces them.
+DECODING_STEPS = ('SampleSegmentFrames', 'LoadAudio')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -126,6 +129,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
+def pipeline_steps(pipeline: list, prefix: str) -> Iterator[Tuple[str, Any]]:
+    """Every step of a pipeline with its dotted config key, the inner
+    ``transforms`` of wrappers (e.g. ``PerFrame``) included."""
+    for index, step in enumerate(pipeline):
+        key = f'{prefix}.{index}'
+        yield key, step
+        if isinstance(step.get('transforms'), list):
+            yield from pipeline_steps(step.transforms, f'{key}.transforms')
+
+
 def model_overrides(cfg: Config, tiny: bool = False) -> Dict[str, Any]:
     """Config keys (dotted, as ``--cfg-options`` takes them) of the run.
 
@@ -144,16 +157,16 @@ def model_overrides(cfg: Config, tiny: bool = False) -> Dict[str, Any]:
     options: Dict[str, Any] = {}
     if tiny:
         for split in ('train', 'val', 'test'):
-            pipeline = cfg[f'{split}_dataloader'].dataset.pipeline
-            for index, step in enumerate(pipeline):
-                key = f'{split}_dataloader.dataset.pipeline.{index}'
+            for key, step in pipeline_steps(
+                    cfg[f'{split}_dataloader'].dataset.pipeline,
+                    f'{split}_dataloader.dataset.pipeline'):
                 if step.type == 'Resize':
                     options[f'{key}.scale'] = (TINY_IMAGE, TINY_IMAGE)
                 elif step.type == 'KaldiFbank':
                     options[f'{key}.target_frames'] = TINY_AUDIO_FRAMES
         shrunk = copy.deepcopy(cfg)
         shrunk.merge_from_dict(options)
-        audio_size = tuple(audio_input_shape(shrunk)[-2:])
+        shapes = sample_shapes(shrunk)
     for name, spec in cfg.model.modalities.items():
         prefix = f'model.modalities.{name}'
         options[f'{prefix}.backbone.init_cfg'] = None
@@ -163,8 +176,8 @@ def model_overrides(cfg: Config, tiny: bool = False) -> Dict[str, Any]:
             options[f'{prefix}.backbone.arch.{key}'] = value
         options[f'{prefix}.tokenizer.in_channels'] = TINY_WIDTH
         if 'img_size' in spec.backbone:
-            options[f'{prefix}.backbone.img_size'] = (
-                audio_size if spec.input_key == 'audios' else TINY_IMAGE)
+            options[f'{prefix}.backbone.img_size'] = tuple(
+                shapes[spec.input_key][0][-2:])
     return options
 
 
@@ -175,69 +188,77 @@ def load_config(path: str, tiny: bool = False) -> Config:
     return cfg
 
 
-def audio_input_shape(cfg: Config) -> tuple:
-    """Shape of one sample's ``audios``: the training pipeline's
-    ``KaldiFbank`` and ``FormatAudioShape`` run on one second of noise at
-    44.1 kHz (the fbank pads it to its ``target_frames``)."""
-    audio = np.random.default_rng(0).normal(0, 0.1, 44100)
-    results = dict(audio=audio.astype(np.float32), sample_rate=44100)
-    for step in cfg.train_dataloader.dataset.pipeline:
-        if step.type in ('KaldiFbank', 'FormatAudioShape'):
-            results = TRANSFORMS.build(step)(results)
-    return tuple(results['audios'].shape)
+def pipeline_sample(cfg: Config, seed: int = 0) -> dict:
+    """One training sample made by the config's own training pipeline.
 
+    The file-reading steps (:data:`DECODING_STEPS`) are replaced by what
+    they output for a decoded clip: ``SampleSegmentFrames.num_segments``
+    RGB frames of 240 x 320 noise and one second of noise at 44.1 kHz
+    (the fbank pads it to its ``target_frames``); every other step runs as
+    configured, wrappers and ``PackActionInputs`` included.
 
-def input_spec(cfg: Config) -> Dict[str, Any]:
-    """Shapes of one training sample, as the training pipeline makes them.
+    Args:
+        cfg (Config): The config.
+        seed (int): Seed of the noise. Defaults to 0.
 
     Returns:
-        dict: ``frames`` (T), ``image`` ((H, W)), ``audio`` (the shape of
-        ``audios``, see :func:`audio_input_shape`) and ``num_classes``.
-
-    Raises:
-        ValueError: the pipeline lacks SampleSegmentFrames, Resize,
-            KaldiFbank or FormatAudioShape (not the Kinetics-Sounds recipe).
+        dict: ``inputs`` (input key -> tensor) and ``data_samples``.
     """
-    steps = {step.type: step for step in cfg.train_dataloader.dataset.pipeline}
-    missing = {'SampleSegmentFrames', 'Resize', 'KaldiFbank',
-               'FormatAudioShape'} - set(steps)
-    if missing:
-        raise ValueError(f'the training pipeline has no {sorted(missing)}: '
-                         'this benchmark needs the Kinetics-Sounds recipe')
-    return dict(frames=steps['SampleSegmentFrames'].num_segments,
-                image=tuple(steps['Resize'].scale),
-                audio=audio_input_shape(cfg),
-                num_classes=cfg.model.fusion_head.num_classes)
+    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    frames = next(step.num_segments for step in pipeline
+                  if step.type == 'SampleSegmentFrames')
+    rng = np.random.default_rng(seed)
+    results = dict(
+        imgs=[rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+              for _ in range(frames)],
+        frame_inds=np.arange(frames), total_frames=frames, num_clips=1,
+        clip_len=frames, original_shape=(240, 320), img_shape=(240, 320),
+        modality='RGB', start_index=0, label=0, sample_rate=44100,
+        audio=rng.normal(0, 0.1, 44100).astype(np.float32))
+    for step in pipeline:
+        if step.type not in DECODING_STEPS:
+            results = TRANSFORMS.build(step)(results)
+    return results
+
+
+def sample_shapes(cfg: Config) -> Dict[str, Tuple[tuple, torch.dtype]]:
+    """Shape and dtype of each input of a training sample
+    (:func:`pipeline_sample`)."""
+    inputs = pipeline_sample(cfg)['inputs']
+    return {key: (tuple(value.shape), value.dtype)
+            for key, value in inputs.items()}
 
 
 def synthetic_batch(cfg: Config, batch_size: int, seed: int = 0) -> dict:
     """A batch as ``pseudo_collate`` gives it after ``PackActionInputs``.
 
     Args:
-        cfg (Config): The config (see :func:`input_spec`).
+        cfg (Config): The config (shapes from :func:`sample_shapes`).
         batch_size (int): Samples.
         seed (int): Seed of the values and labels. Defaults to 0.
 
     Returns:
-        dict: ``inputs`` (``imgs``: B uint8 tensors (1, 3, T, H, W);
-        ``audios``: B float32 tensors shaped as :func:`audio_input_shape`) and
+        dict: ``inputs`` (input key -> B tensors of the sample's shape and
+        dtype: uint8 values in [0, 255], float standard normal) and
         ``data_samples`` (B ``ActionDataSample`` with ``gt_label``).
     """
-    spec = input_spec(cfg)
     generator = torch.Generator().manual_seed(seed)
-    height, width = spec['image']
-    imgs = [
-        torch.randint(0, 256, (1, 3, spec['frames'], height, width),
-                      generator=generator, dtype=torch.uint8)
-        for _ in range(batch_size)
-    ]
-    audios = [torch.randn(spec['audio'], generator=generator)
-              for _ in range(batch_size)]
-    labels = torch.randint(spec['num_classes'], (batch_size, ),
-                           generator=generator)
+    inputs = {}
+    for key, (shape, dtype) in sample_shapes(cfg).items():
+        if dtype.is_floating_point:
+            inputs[key] = [torch.randn(shape, generator=generator,
+                                       dtype=dtype)
+                           for _ in range(batch_size)]
+        else:
+            inputs[key] = [torch.randint(0, 256, shape, generator=generator,
+                                         dtype=dtype)
+                           for _ in range(batch_size)]
+    labels = torch.randint(cfg.model.fusion_head.num_classes,
+                           (batch_size, ), generator=generator)
     samples = [ActionDataSample().set_gt_label(int(label))
                for label in labels]
-    return dict(inputs=dict(imgs=imgs, audios=audios), data_samples=samples)
+    return dict(inputs=inputs, data_samples=samples)
 
 
 def build_model(cfg: Config, device: torch.device) -> torch.nn.Module:
