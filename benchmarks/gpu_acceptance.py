@@ -3,9 +3,10 @@
     python benchmarks/gpu_acceptance.py [--out work_dirs/gpu_acceptance]
 
 needs one CUDA device; it is sized for 4-5 minutes (budget: 8; not yet
-measured on a GPU; the time of each phase is printed and saved). It runs the paper's full-size model
-(two 4-layer ViT-B/16 towers, fbank of 128 mel bins x 1024 frames, 3 frames
-of 224 x 224, ``RollingQFusionHead``) through the project's real
+measured on a GPU; the time of each phase is printed and saved). It runs
+the paper's full-size model (two 4-layer ViT-B/16 towers, fbank of 128
+mel bins x 1024 frames, 3 frames of 224 x 224, ``RollingQFusionHead``)
+through the project's real
 ``tools/train.py``, in subprocesses, and uses nothing but its command line
 (``--work-dir --seed --deterministic --amp --resume auto --cfg-options``)
 and config keys:
