@@ -9,6 +9,7 @@ import argparse
 from mmengine.config import Config
 
 import rollingq_mm  # noqa: F401  (compat layer and registration)
+from rollingq_mm.compat import find_resumable_checkpoint
 from rollingq_mm.utils import (add_runner_args, apply_runner_args,
                                build_runner, exit_distributed_cleanly,
                                set_deterministic_env, unscaled_batch_message,
@@ -21,8 +22,9 @@ def parse_args() -> argparse.Namespace:
     add_runner_args(parser)
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
-        help='resume from this checkpoint, or with no value from the latest '
-        'checkpoint in the work dir (auto)')
+        help='resume from this checkpoint, or with no value (auto) from the '
+        'one named in <work_dir>/last_checkpoint if it is complete, else the '
+        'newest complete checkpoint in the work dir, else start afresh')
     parser.add_argument('--amp', action='store_true',
                         help='automatic mixed precision training')
     parser.add_argument('--no-validate', action='store_true',
@@ -64,6 +66,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     cfg.randomness = randomness
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.resume == 'auto':
+        # Checked here, not by mmengine's find_latest_checkpoint: a torn
+        # last_checkpoint or newest file falls back to a complete one.
+        cfg.load_from = find_resumable_checkpoint(cfg.work_dir)
+        cfg.resume = cfg.load_from is not None
     return cfg
 
 
@@ -76,6 +83,12 @@ def main() -> None:
     message = unscaled_batch_message(cfg, runner.world_size)
     if message is not None:
         runner.logger.warning(message)
+    if args.resume == 'auto':
+        runner.logger.info(
+            f'Auto resumed from the latest checkpoint {cfg.load_from}.'
+            if cfg.resume else
+            f'--resume auto: no checkpoint in {cfg.work_dir}, starting from '
+            'scratch.')
     runner.train()
     exit_distributed_cleanly()
 

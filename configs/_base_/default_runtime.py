@@ -13,7 +13,11 @@ default_hooks = dict(
         interval=1,
         max_keep_ckpts=3,
         save_best='acc/fused_top1',
-        rule='greater'),
+        rule='greater',
+        # Checkpoints written atomically (temporary file, fsync, rename), so
+        # a kill mid-write never leaves a torn file that `last_checkpoint`
+        # names (rollingq_mm.compat.AtomicLocalBackend, docs/reliability.md).
+        backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # Random-number state in every checkpoint and per-sample data seeds, so
     # `--resume` continues exactly as the run would have (docs/reliability.md).

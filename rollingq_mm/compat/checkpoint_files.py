@@ -8,17 +8,25 @@ truncated file; when that file already had its name in ``last_checkpoint``
 score, and ``max_keep_ckpts=1`` deletes the previous checkpoint before the
 new one is written), the next ``--resume auto`` picks it up and fails.
 
-Two fixes, installed by :func:`install_checkpoint_files`:
+Two remedies, both opt-in (``import rollingq_mm`` changes neither
+mmengine's ``LocalBackend`` nor its ``find_latest_checkpoint``):
 
-* :func:`atomic_write_bytes` replaces ``LocalBackend.put`` / ``put_text``:
-  the bytes go to a temporary file in the same folder, are flushed to disk
-  (``fsync``) and renamed over the target (``os.replace``), so a reader sees
-  the old file or the complete new one, never a part.
-* :func:`find_resumable_checkpoint` replaces mmengine's
-  ``find_latest_checkpoint`` in the Runner: it resumes the file named in
-  ``last_checkpoint`` only if that file is a complete checkpoint, and
-  otherwise (empty or torn ``last_checkpoint``, missing or truncated file)
-  the newest complete training checkpoint in the work dir, with a warning.
+* :class:`AtomicLocalBackend`, registered as the mmengine file backend
+  ``'atomic_local'``: a config asks for it with
+  ``default_hooks.checkpoint.backend_args=dict(backend='atomic_local')``
+  (``configs/_base_/default_runtime.py`` does). Its ``put`` / ``put_text``
+  (:func:`atomic_write_bytes`) write to a temporary file in the same folder,
+  flush it to disk (``fsync``) and rename it over the target
+  (``os.replace``), so a reader sees the old file or the complete new one,
+  never a part. Through ``CheckpointHook(backend_args=...)`` this covers
+  every checkpoint and best checkpoint the hook saves; ``last_checkpoint``
+  is written by mmengine with a plain ``open`` whatever the backend.
+* :func:`find_resumable_checkpoint`, which ``tools/train.py --resume auto``
+  calls instead of mmengine's ``find_latest_checkpoint``: it resumes the
+  file named in ``last_checkpoint`` only if that file is a complete
+  checkpoint, and otherwise (empty or torn ``last_checkpoint``, missing or
+  truncated file) the newest complete training checkpoint in the work dir,
+  with a warning.
 """
 import logging
 import os
@@ -28,8 +36,11 @@ import tempfile
 import zipfile
 from typing import Optional, Union
 
+from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import print_log
 
+#: Name of :class:`AtomicLocalBackend` in mmengine's file backends.
+ATOMIC_BACKEND = 'atomic_local'
 #: Prefix of the temporary files :func:`atomic_write_bytes` writes.
 TMP_PREFIX = '.tmp-'
 
@@ -164,21 +175,21 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
     return None
 
 
-def _put(self, obj: bytes, filepath) -> None:
-    """``LocalBackend.put`` that writes atomically."""
-    atomic_write_bytes(obj, filepath)
+@register_backend(ATOMIC_BACKEND)
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's ``LocalBackend`` whose writes are atomic.
 
+    ``put`` and ``put_text`` go through :func:`atomic_write_bytes`; reading,
+    listing and removing are ``LocalBackend``'s. Name it in a config with
+    ``backend_args=dict(backend='atomic_local')``, e.g. on the
+    ``CheckpointHook``.
+    """
 
-def _put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
-    """``LocalBackend.put_text`` that writes atomically."""
-    atomic_write_bytes(obj.encode(encoding), filepath)
+    def put(self, obj: bytes, filepath: Union[str, os.PathLike]) -> None:
+        """Write ``obj`` to ``filepath`` atomically."""
+        atomic_write_bytes(obj, filepath)
 
-
-def install_checkpoint_files() -> None:
-    """Make mmengine's local file writes atomic and its auto-resume checked."""
-    from mmengine.fileio.backends import local_backend
-    from mmengine.runner import runner as mm_runner
-
-    local_backend.LocalBackend.put = _put
-    local_backend.LocalBackend.put_text = _put_text
-    mm_runner.find_latest_checkpoint = find_resumable_checkpoint
+    def put_text(self, obj: str, filepath: Union[str, os.PathLike],
+                 encoding: str = 'utf-8') -> None:
+        """Write the text ``obj`` to ``filepath`` atomically."""
+        atomic_write_bytes(obj.encode(encoding), filepath)

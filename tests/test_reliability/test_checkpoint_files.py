@@ -1,4 +1,5 @@
-"""Atomic checkpoint writes and the checked auto-resume (rollingq_mm.compat).
+"""Atomic checkpoint writes (the ``'atomic_local'`` file backend a config
+names) and the checked ``tools/train.py --resume auto``.
 
 A write cut short (here by a real file size limit: Python ignores SIGXFSZ,
 so the write fails with EFBIG) must leave the previous file whole, and
@@ -6,15 +7,24 @@ so the write fails with EFBIG) must leave the previous file whole, and
 """
 import contextlib
 import os
+import re
 import resource
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
-from mmengine.runner import runner as mm_runner
+from mmengine.config import Config
+from mmengine.fileio import get_file_backend
 from mmengine.runner import save_checkpoint
 
-from rollingq_mm.compat import (atomic_write_bytes, find_resumable_checkpoint,
+from rollingq_mm.compat import (AtomicLocalBackend, atomic_write_bytes,
+                                find_resumable_checkpoint,
                                 is_complete_checkpoint)
+
+REPO = Path(__file__).resolve().parents[2]
+TOY = REPO / 'tests' / 'data' / 'toy'
 
 
 @contextlib.contextmanager
@@ -47,14 +57,32 @@ def test_a_failed_write_leaves_the_previous_file_whole(tmp_path):
     assert path.read_bytes() == b'new'
 
 
+def test_the_runtime_config_names_the_atomic_backend(tmp_path):
+    """configs/_base_/default_runtime.py's CheckpointHook asks for it."""
+    runtime = Config.fromfile(
+        str(REPO / 'configs' / '_base_' / 'default_runtime.py'))
+    backend_args = runtime.default_hooks.checkpoint.backend_args
+    assert backend_args == dict(backend='atomic_local')
+    backend = get_file_backend(str(tmp_path), backend_args=backend_args)
+    assert isinstance(backend, AtomicLocalBackend)
+    assert type(get_file_backend(str(tmp_path))).put is not \
+        AtomicLocalBackend.put
+
+
 def test_mmengine_save_checkpoint_writes_atomically(tmp_path):
+    """Through ``backend_args``, as ``CheckpointHook`` passes them; without
+    them mmengine's plain ``LocalBackend`` truncates the file in place."""
     path = tmp_path / 'epoch_2.pth'
     checkpoint(path, 2.0, 1000.0)
     with file_size_limit(4096), pytest.raises(OSError):
-        save_checkpoint({'state_dict': {'w': torch.zeros(64, 64)}}, str(path))
+        save_checkpoint({'state_dict': {'w': torch.zeros(64, 64)}}, str(path),
+                        backend_args=dict(backend='atomic_local'))
     assert is_complete_checkpoint(path)
     assert torch.load(path)['state_dict']['w'][0, 0] == 2.0
     assert [p.name for p in tmp_path.iterdir()] == ['epoch_2.pth']
+    with file_size_limit(4096), pytest.raises(OSError):
+        save_checkpoint({'state_dict': {'w': torch.zeros(64, 64)}}, str(path))
+    assert not is_complete_checkpoint(path)
 
 
 def test_is_complete_checkpoint_rejects_cut_files(tmp_path):
@@ -96,8 +124,46 @@ def test_auto_resume_takes_the_named_whole_checkpoint_or_nothing(tmp_path):
     assert find_resumable_checkpoint(str(tmp_path)) is None
 
 
-def test_the_runner_uses_the_checked_auto_resume():
-    assert mm_runner.find_latest_checkpoint is find_resumable_checkpoint
+def toy_train(work_dir: Path, *args: str) -> str:
+    """``tools/train.py`` on the toy config; its output."""
+    run = subprocess.run(
+        [sys.executable, str(REPO / 'tools' / 'train.py'),
+         str(TOY / 'toy_config.py'), '--work-dir', str(work_dir), *args],
+        cwd=str(REPO), capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(TOY), OMP_NUM_THREADS='1'))
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run.stdout + run.stderr
+
+
+@pytest.mark.parametrize('damage,resumed',
+                         [('torn_record', 2), ('truncated_newest', 1)])
+def test_train_tool_auto_resume_skips_damaged_files(tmp_path, damage,
+                                                    resumed):
+    """A torn ``last_checkpoint`` (it names a missing file) or a truncated
+    newest checkpoint: the tool resumes the newest complete one (mmengine's
+    own auto-resume loads the named file and fails), and trains on."""
+    toy_train(tmp_path, '--cfg-options', 'train_cfg.max_epochs=2')
+    if damage == 'torn_record':
+        record = tmp_path / 'last_checkpoint'
+        record.write_text(record.read_text()[:-5])
+    else:
+        newest = tmp_path / 'epoch_2.pth'
+        newest.write_bytes(newest.read_bytes()[:1000])
+    log = toy_train(tmp_path, '--resume', '--cfg-options',
+                    'train_cfg.max_epochs=3')
+    assert re.search(r'Auto resumed from the latest checkpoint \S*'
+                     rf'epoch_{resumed}\.pth', log), log[-3000:]
+    assert f'resumed epoch: {resumed}' in log
+    assert f'Epoch(train) [{resumed + 1}]' in log
+    assert f'Epoch(train) [{resumed}]' not in log
+    assert is_complete_checkpoint(tmp_path / 'epoch_3.pth')
+
+
+def test_train_tool_auto_resume_without_checkpoints_starts_afresh(tmp_path):
+    log = toy_train(tmp_path, '--resume', 'auto', '--cfg-options',
+                    'train_cfg.max_epochs=1')
+    assert 'no checkpoint in' in log and 'starting from scratch' in log
+    assert 'Epoch(train) [1]' in log
 
 
 @pytest.mark.parametrize('umask', [0o022, 0o027])
