@@ -4,7 +4,8 @@ mmengine's ``init_dist(launcher='pytorch')`` calls ``torch.cuda.set_device``
 and ``MMDistributedDataParallel`` is given ``device_ids=[LOCAL_RANK]``; both
 fail without CUDA. Here, only when CUDA is unavailable, the process group is
 initialised with ``gloo`` and CPU modules are wrapped with ``device_ids=None``.
-On GPU machines mmengine's own code runs unchanged (NCCL).
+Where CUDA is available both call mmengine's originals with the arguments
+unchanged (NCCL); tests/test_compat/test_distributed.py checks it.
 """
 import os
 
@@ -31,9 +32,10 @@ def _init_dist_pytorch_cpu_aware(backend: str, init_backend: str = 'torch',
 
 def _ddp_init_cpu_aware(self, module: torch.nn.Module, *args,
                         **kwargs) -> None:
-    """``MMDistributedDataParallel.__init__`` that accepts CPU modules."""
+    """``MMDistributedDataParallel.__init__`` that accepts CPU modules
+    when CUDA is unavailable (with CUDA: mmengine's, arguments unchanged)."""
     on_cpu = all(p.device.type == 'cpu' for p in module.parameters())
-    if on_cpu:
+    if on_cpu and not torch.cuda.is_available():
         kwargs['device_ids'] = None
         kwargs.pop('output_device', None)
     _ORIGINAL['ddp_init'](self, module, *args, **kwargs)
