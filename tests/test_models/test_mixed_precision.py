@@ -82,6 +82,6 @@ def test_paper_size_train_step_under_bf16_autocast(monkeypatch):
     unchanged = [name for name, p in model.named_parameters()
                  if p.dtype != torch.float32 or torch.equal(p, before[name])]
     # b_K adds b_K . q to every attention logit alike, which the softmax
-    # cancels: it never gets a gradient (in float32 neither).
-    assert unchanged == ['fusion_head.k_proj.bias'], unchanged
+    # cancels: its gradient is zero up to bfloat16 rounding.
+    assert set(unchanged) <= {'fusion_head.k_proj.bias'}, unchanged
     assert model.fusion_head.current_query().dtype == torch.float32
