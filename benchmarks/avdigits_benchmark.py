@@ -58,6 +58,7 @@ from mmengine.config import Config, DictAction
 from mmengine.fileio import load
 
 from rollingq_mm.analysis import mean_std
+from rollingq_mm.keys import ATTN_SHARE_KEY, FUSED_KEY
 from rollingq_mm.visualization import load_run_curves
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -313,11 +314,11 @@ def quality_metrics(predictions: str, meta_csv: str) -> Dict[str, float]:
         if label != digit:
             raise ValueError(f'{predictions}: sample {index} ({clip}) has '
                              f'label {label}, {meta_csv} says {digit}')
-        fused = int(sample['pred_score']['fused'].argmax())
+        fused = int(sample['pred_score'][FUSED_KEY].argmax())
         correct.setdefault(group, []).append(float(fused == label))
-        if 'attn_share' in sample:
+        if ATTN_SHARE_KEY in sample:
             shares.setdefault(group, []).append(
-                float(sample['attn_share'][visual]))
+                float(sample[ATTN_SHARE_KEY][visual]))
     metrics = {f'quality/{g}/fused_top1': statistics.fmean(v)
                for g, v in correct.items()}
     metrics.update({f'quality/{g}/attn_visual': statistics.fmean(v)

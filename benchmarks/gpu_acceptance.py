@@ -104,6 +104,7 @@ from rollingq_mm.datasets.preparation import (FRAME_TEMPLATE, ClipResult,
                                               write_split_files)
 from rollingq_mm.datasets.preparation.extraction_runner import \
     single_threaded_worker
+from rollingq_mm.keys import SCALAR_PREFIX
 from rollingq_mm.visualization.training_curves import find_scalars_files
 
 REPO = Path(__file__).resolve().parents[1]
@@ -536,7 +537,7 @@ def check_run(checks: Checks, name: str, run: TrainingRun, status: int,
     count of every epoch."""
     records = read_scalars(work_dir)
     losses = train_values(records, 'loss')
-    rotations = epoch_values(records, 'rollingq/num_rotations')
+    rotations = epoch_values(records, SCALAR_PREFIX + 'num_rotations')
     got = [int(rotations.get(e, -1)) for e in range(1, epochs + 1)]
     finite = bool(losses) and all(math.isfinite(v) for v in losses.values())
     final = osp.isfile(osp.join(work_dir, f'epoch_{epochs}.pth'))
@@ -575,7 +576,7 @@ def check_resume(checks: Checks, kill: Dict[str, Any], killed_status: int,
     auto = re.search(r'Auto resumed from the latest checkpoint (\S+)', log)
     from_file = auto.group(1).rstrip('.') if auto else None
     records = read_scalars(work_dirs['killed'])
-    rotations = epoch_values(records, 'rollingq/num_rotations')
+    rotations = epoch_values(records, SCALAR_PREFIX + 'num_rotations')
     carried = int(rotations.get(KILL_EPOCH, -1))
     error = '' if resumed_status == 0 else f' ({last_error(log)})'
     checks.add(

@@ -31,10 +31,10 @@ from mmengine.evaluator import BaseMetric, Evaluator
 from mmengine.logging import print_log
 from mmengine.runner import Runner, TestLoop
 
+from ..keys import ATTN_SHARE_KEY, NOISE_LEVEL_KEY
 from .probe_summary import CLEAN, RANDOM, setting_summary
 
-LEVEL_KEY = 'noise_level'
-RECORD_META_KEYS = ('sample_idx', LEVEL_KEY)
+RECORD_META_KEYS = ('sample_idx', NOISE_LEVEL_KEY)
 FORMAT_PREFIXES = ('Format', 'Pack')
 
 
@@ -198,7 +198,8 @@ def setting_corruptions(setting: NoiseSetting, input_keys: Mapping[str, str],
     if setting.name == RANDOM:
         return [
             dict(type='AddRandomLevelNoise', key=input_keys[m],
-                 max_level=setting.max_level, seed=seed, level_key=LEVEL_KEY)
+                 max_level=setting.max_level, seed=seed,
+                 level_key=NOISE_LEVEL_KEY)
             for m in modalities
         ]
     return [dict(type='AddGaussianNoise', key=input_keys[setting.corrupted],
@@ -262,11 +263,11 @@ class ProbeRecorder(BaseMetric):
             if key in scores:
                 record[f'pred_{key}'] = int(
                     torch.as_tensor(scores[key]).argmax())
-        if 'attn_share' in sample:
-            share = torch.as_tensor(sample['attn_share']).float().reshape(-1)
+        if ATTN_SHARE_KEY in sample:
+            share = torch.as_tensor(sample[ATTN_SHARE_KEY]).float().reshape(-1)
             for index, name in enumerate(self.input_keys):
                 record[f'attn_{name}'] = float(share[index])
-        drawn = sample.get(LEVEL_KEY) or {}
+        drawn = sample.get(NOISE_LEVEL_KEY) or {}
         for name, key in self.input_keys.items():
             if self.setting.name == RANDOM:
                 level = float(drawn.get(key, 0.0))

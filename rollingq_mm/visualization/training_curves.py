@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from glob import glob
 from typing import Dict, List, Mapping
 
-AIR_PREFIX = 'rollingq/'
+from ..keys import SCALAR_PREFIX
+
 ACC_PREFIX = 'acc/'
 ACC_SUFFIX = '_top1'
 
@@ -89,13 +90,13 @@ def load_run_curves(path: str) -> RunCurves:
 def _add_record(curves: RunCurves, record: Mapping,
                 rotations: Dict[int, bool]) -> None:
     step = int(record.get('step', -1))
-    if AIR_PREFIX + 'air' in record:
-        curves.air[step] = float(record[AIR_PREFIX + 'air'])
+    if SCALAR_PREFIX + 'air' in record:
+        curves.air[step] = float(record[SCALAR_PREFIX + 'air'])
         rotations[step] = float(
-            record.get(AIR_PREFIX + 'rotation_angle', 0.0)) > 0
+            record.get(SCALAR_PREFIX + 'rotation_angle', 0.0)) > 0
         for key, value in record.items():
-            if key.startswith(AIR_PREFIX + 'attn_'):
-                name = key[len(AIR_PREFIX + 'attn_'):]
+            if key.startswith(SCALAR_PREFIX + 'attn_'):
+                name = key[len(SCALAR_PREFIX + 'attn_'):]
                 curves.attention.setdefault(name, {})[step] = float(value)
     for key, value in record.items():
         if key.startswith(ACC_PREFIX) and key.endswith(ACC_SUFFIX):

@@ -12,6 +12,7 @@ from typing import Optional
 from mmcv.transforms import BaseTransform
 from mmaction.registry import TRANSFORMS
 
+from ...keys import NOISE_LEVEL_KEY
 from .corruptions import AddGaussianNoise, _sample_idx, sample_rng
 
 
@@ -48,7 +49,7 @@ class AddRandomLevelNoise(BaseTransform):
                  min_level: float = 0.0,
                  seed: int = 0,
                  std: Optional[float] = None,
-                 level_key: str = 'noise_level') -> None:
+                 level_key: str = NOISE_LEVEL_KEY) -> None:
         if min_level < 0:
             raise ValueError(f'min_level must be >= 0, got {min_level}')
         if max_level <= min_level:

@@ -12,6 +12,7 @@ from mmengine.runner import IterBasedTrainLoop
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
+from rollingq_mm.keys import SCALAR_PREFIX
 from rollingq_mm.models.heads import RollingQFusionHead
 from rollingq_mm.models.rollingq import (DegenerateAnchorError, anchor_target,
                                          anchor_weights,
@@ -25,8 +26,6 @@ ROTATIONS = dict(plane=plane_rotation, svd=svd_rotation)
 STATISTICS = ('online', 'eval_pass')
 #: When the eval pass runs (see :class:`AIRHook`).
 EVAL_PASS_EPOCHS = ('every', 'rotation')
-#: Prefix of the scalars this hook writes to the message hub and visualizer.
-SCALAR_PREFIX = 'rollingq/'
 
 
 @HOOKS.register_module()

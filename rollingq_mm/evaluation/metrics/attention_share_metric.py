@@ -6,10 +6,8 @@ import torch
 from mmengine.evaluator import BaseMetric
 
 from mmaction.registry import METRICS
+from ...keys import ATTN_SHARE_KEY, COSINE_KEY
 from ...models.rollingq import attention_imbalance_rate
-
-ATTN_SHARE_KEY = 'attn_share'
-COSINE_KEY = 'modality_cos'
 
 
 @METRICS.register_module()

@@ -6,7 +6,7 @@ from mmengine.evaluator import BaseMetric
 
 from mmaction.registry import METRICS
 
-ABLATED_KEY = 'fused_without_{}'
+from ...keys import ABLATED_KEY, FUSED_KEY
 
 
 @METRICS.register_module()
@@ -40,7 +40,8 @@ class ModalityContributionMetric(BaseMetric):
         """Keep whether the fused and each ablated prediction is correct."""
         for index, sample in enumerate(data_samples):
             scores = sample['pred_score']
-            keys = ['fused'] + [ABLATED_KEY.format(m) for m in self.modalities]
+            keys = [FUSED_KEY] + [
+                ABLATED_KEY.format(m) for m in self.modalities]
             missing = [key for key in keys
                        if not isinstance(scores, dict) or key not in scores]
             if missing:
@@ -56,7 +57,7 @@ class ModalityContributionMetric(BaseMetric):
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Fused top-1 minus ablated top-1, per modality."""
         count = len(results)
-        fused = sum(r['fused'] for r in results) / count
+        fused = sum(r[FUSED_KEY] for r in results) / count
         metrics = {}
         for name in self.modalities:
             key = ABLATED_KEY.format(name)

@@ -10,10 +10,8 @@ from mmaction.utils import SampleList
 from mmengine.model import BaseModule
 from torch import Tensor
 
-#: Extras key holding the per-sample attention share per modality (B, M).
-ATTN_SHARE_KEY = 'attn_share'
-#: Extras key holding the per-sample cosine cos(q, kbar_i^m) (B, M).
-COSINE_KEY = 'modality_cos'
+from ...keys import ATTN_SHARE_KEY, COSINE_KEY, FUSED_KEY
+
 #: Default initialisation of every Linear of a head (fusion projections,
 #: classifier, probes): Xavier-normal weights and zero biases, as the
 #: authors' release of RollingQ initialises them.
@@ -257,9 +255,9 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
             ``attn_<modality>`` (batch mean of the attention share).
         """
         logits, extras = self(feats)
-        labels = self._labels(data_samples, logits['fused'].shape[0],
-                              logits['fused'].device)
-        losses = dict(loss_cls=self.loss_cls(logits['fused'], labels))
+        labels = self._labels(data_samples, logits[FUSED_KEY].shape[0],
+                              logits[FUSED_KEY].device)
+        losses = dict(loss_cls=self.loss_cls(logits[FUSED_KEY], labels))
         for name in self.modalities:
             losses[f'loss_probe_{name}'] = self.probe_loss_weight * \
                 self.loss_cls(logits[name], labels)
@@ -288,7 +286,7 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
             ``modalities``.
         """
         logits, extras = self(feats)
-        batch = logits['fused'].shape[0]
+        batch = logits[FUSED_KEY].shape[0]
         if len(data_samples) != batch:
             raise ValueError(f'Got {len(data_samples)} data samples for a '
                              f'batch of {batch} feature sequences.')

@@ -13,7 +13,8 @@ from torch import Tensor
 
 from ..air_statistics import AIRStatistics
 from ..rollingq import attention_imbalance_rate, modality_cosines
-from .base_av_head import ATTN_SHARE_KEY, COSINE_KEY, BaseAVHead
+from ...keys import ATTN_SHARE_KEY, COSINE_KEY
+from .base_av_head import BaseAVHead
 
 #: Largest |RᵀR - I| accepted by :meth:`RollingQFusionHead.apply_rotation`.
 ORTHOGONALITY_TOLERANCE = 1e-4

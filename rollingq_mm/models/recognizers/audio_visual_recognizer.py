@@ -6,6 +6,7 @@ from mmengine.model import BaseModel, ModuleDict
 
 from mmaction.registry import MODELS
 from mmaction.utils import OptSampleList, SampleList
+from ...keys import ABLATED_KEY, FUSED_KEY
 from ..necks import TokenNeck
 
 
@@ -266,7 +267,7 @@ class AudioVisualRecognizer(BaseModel):
                 if key != 'pred_label':
                     values = [view.get(key) for view in group]
                     sample.set_field(self._mean_over_views(key, values), key)
-            sample.set_pred_label(sample.pred_score['fused'].argmax())
+            sample.set_pred_label(sample.pred_score[FUSED_KEY].argmax())
         return data_samples
 
     def _predict_ablated(self, inputs: Dict[str, torch.Tensor],
@@ -301,8 +302,8 @@ class AudioVisualRecognizer(BaseModel):
             samples = self._predict_feats(
                 ablated, [s.clone() for s in data_samples], num_views)
             for sample, result in zip(data_samples, samples):
-                sample.pred_score[f'fused_without_{name}'] = \
-                    result.pred_score['fused']
+                sample.pred_score[ABLATED_KEY.format(name)] = \
+                    result.pred_score[FUSED_KEY]
 
     @staticmethod
     def _mean_over_views(key: str, values: list):
