@@ -12,6 +12,7 @@ from mmengine.runner import IterBasedTrainLoop
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
+from rollingq_mm.engine.air_statistics_pass import update_air_statistics
 from rollingq_mm.keys import SCALAR_PREFIX
 from rollingq_mm.models.heads import RollingQFusionHead
 from rollingq_mm.models.rollingq import (DegenerateAnchorError, anchor_target,
@@ -19,7 +20,6 @@ from rollingq_mm.models.rollingq import (DegenerateAnchorError, anchor_target,
                                          attention_imbalance_rate,
                                          plane_rotation, rotation_angle,
                                          svd_rotation)
-from rollingq_mm.utils.rng_state import get_rng_state, set_rng_state
 
 ROTATIONS = dict(plane=plane_rotation, svd=svd_rotation)
 #: Where the epoch statistics come from (see :class:`AIRHook`).
@@ -250,32 +250,14 @@ class AIRHook(Hook):
         """Start the epoch's statistics."""
         self._head.air_statistics.reset()
 
-    @torch.no_grad()
     def _eval_pass(self, runner) -> float:
-        """Fill the head's statistics from an eval-mode pass over the fixed
-        subset; return its wall time in seconds."""
+        """Refill the head's statistics from the eval-mode pass over the
+        fixed subset; return its wall time in seconds."""
         model = runner.model
         if is_model_wrapper(model):
             model = model.module
-        if not hasattr(model, 'extract_feat'):
-            raise TypeError(
-                "AIRHook(statistics='eval_pass') needs a model with "
-                f'extract_feat() feeding its fusion head (e.g. '
-                f'AudioVisualRecognizer); {type(model).__name__} has none.')
-        head = self._head
-        head.air_statistics.reset()
-        rng_state = get_rng_state()
-        was_training = model.training
         start = time.perf_counter()
-        model.eval()
-        try:
-            with head.recording_statistics():
-                for batch in self._eval_loader:
-                    data = model.data_preprocessor(batch, False)
-                    head(model.extract_feat(data['inputs']))
-        finally:
-            model.train(was_training)
-            set_rng_state(rng_state)
+        update_air_statistics(model, self._head, self._eval_loader)
         return time.perf_counter() - start
 
     def _rotation_scheduled(self, epoch: int) -> bool:
