@@ -85,15 +85,15 @@ class Setup:
             channels, 1, dropout=DROP, batch_first=True).to(self.device)
         with torch.no_grad():
             self.mha.in_proj_weight.copy_(torch.cat([
-                self.head.q_proj.weight, self.head.k_proj.weight,
-                self.head.v_proj.weight
+                self.head.attn.q_proj.weight, self.head.attn.k_proj.weight,
+                self.head.attn.v_proj.weight
             ]))
             self.mha.in_proj_bias.copy_(torch.cat([
-                self.head.q_proj.bias, self.head.k_proj.bias,
-                self.head.v_proj.bias
+                self.head.attn.q_proj.bias, self.head.attn.k_proj.bias,
+                self.head.attn.v_proj.bias
             ]))
             self.mha.out_proj.load_state_dict(
-                self.head.out_proj.state_dict())
+                self.head.attn.out_proj.state_dict())
         self.feats = {
             'audio': torch.randn(args.batch, args.audio_tokens, channels,
                                  device=self.device, requires_grad=True),
@@ -205,8 +205,8 @@ def statistics_seconds(setup: Setup, warmup: int,
     repeats = max(repeats, 20)
     with torch.no_grad():
         query = head.current_query()
-        attention = head.cls_attention(query, sequences)
-        means = head.attend(attention, sequences)[1][:, 1:]
+        attention = head.attn.attention(query, sequences)
+        means = head.attn.attend(attention, sequences)[1][:, 1:]
         update = best_seconds(
             lambda: head.attention_statistics(query, means, attention,
                                               lengths), setup.device, warmup,

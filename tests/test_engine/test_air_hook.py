@@ -248,7 +248,7 @@ def test_zero_query_skips_the_rotation_with_a_warning(tmp_path):
     runner = build_runner(tmp_path, max_epochs=1, lr=0.0)
     head = runner.model.fusion_head
     with torch.no_grad():
-        head.q_proj.bias.zero_()
+        head.attn.q_proj.bias.zero_()
         head.cls_token.zero_()
     runner.train()
     assert head.num_rotations.item() == 0
@@ -295,9 +295,10 @@ def eval_statistics(model: ToyAVModel, indices: list) -> dict:
     dataset = ToyAVDataset()
     with torch.no_grad():
         query = head.current_query()
+        keys = head.attn.k_proj
         mean_keys = torch.stack([
-            head.k_proj(model.audio_encoder(dataset.audio[indices])).mean(1),
-            head.k_proj(model.visual_encoder(dataset.visual[indices])).mean(1)
+            keys(model.audio_encoder(dataset.audio[indices])).mean(1),
+            keys(model.visual_encoder(dataset.visual[indices])).mean(1)
         ], dim=1).double()
         cosines = torch.nn.functional.cosine_similarity(
             mean_keys, query.double()[None, None], dim=-1)

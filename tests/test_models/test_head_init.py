@@ -42,7 +42,8 @@ def test_every_linear_is_xavier_normal_with_zero_bias(head):
     found = linears(head)
     assert {'probes.audio', 'probes.visual', 'fc_cls'} <= set(found)
     if head.__class__.__name__ == 'RollingQFusionHead':
-        assert {'q_proj', 'k_proj', 'v_proj', 'out_proj'} <= set(found)
+        assert {'attn.q_proj', 'attn.k_proj', 'attn.v_proj',
+                'attn.out_proj'} <= set(found)
     for name, linear in found.items():
         assert torch.count_nonzero(linear.bias) == 0, name
         weight = linear.weight.detach()
@@ -55,7 +56,7 @@ def test_init_cfg_none_keeps_pytorch_defaults():
     head = MODELS.build(dict(type='RollingQFusionHead', num_classes=31,
                              in_channels=768, init_cfg=None))
     head.init_weights()
-    q_proj = head.q_proj
+    q_proj = head.attn.q_proj
     # PyTorch: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias.
     assert float(q_proj.weight.std()) == pytest.approx(
         1 / math.sqrt(3 * 768), rel=0.05)
@@ -72,6 +73,7 @@ def test_paper_model_gets_it_through_the_recognizer():
     model = MODELS.build(cfg.model)
     model.init_weights()
     head = model.fusion_head
-    assert float(head.q_proj.weight.std()) == pytest.approx(0.0361, rel=0.05)
-    assert torch.count_nonzero(head.q_proj.bias) == 0
+    assert float(head.attn.q_proj.weight.std()) == pytest.approx(
+        0.0361, rel=0.05)
+    assert torch.count_nonzero(head.attn.q_proj.bias) == 0
     assert float(head.cls_token.std()) == pytest.approx(0.02, rel=0.15)

@@ -83,5 +83,5 @@ def test_paper_size_train_step_under_bf16_autocast(monkeypatch):
                  if p.dtype != torch.float32 or torch.equal(p, before[name])]
     # b_K adds b_K . q to every attention logit alike, which the softmax
     # cancels: its gradient is zero up to bfloat16 rounding.
-    assert set(unchanged) <= {'fusion_head.k_proj.bias'}, unchanged
+    assert set(unchanged) <= {'fusion_head.attn.k_proj.bias'}, unchanged
     assert model.fusion_head.current_query().dtype == torch.float32

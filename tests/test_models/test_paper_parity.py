@@ -61,10 +61,11 @@ def pair():
                               proj_drop=0.0).double()
     with torch.no_grad():
         head.cls_token.copy_(paper.cls)
-        for mine, theirs in ((head.q_proj, paper.w_q), (head.k_proj,
-                                                        paper.w_k),
-                             (head.v_proj, paper.w_v),
-                             (head.out_proj, paper.w_o),
+        attn = head.attn
+        for mine, theirs in ((attn.q_proj, paper.w_q),
+                             (attn.k_proj, paper.w_k),
+                             (attn.v_proj, paper.w_v),
+                             (attn.out_proj, paper.w_o),
                              (head.fc_cls, paper.fc)):
             mine.weight.copy_(theirs.weight)
             mine.bias.copy_(theirs.bias)
@@ -86,11 +87,12 @@ def test_logits_gradients_and_batch_air_match_the_papers_layer():
     losses['loss_cls'].backward()
     mine, extras = head.forward_fusion(feats)
     assert torch.allclose(mine, logits, atol=1e-10)
-    for grad, reference in ((head.q_proj.weight.grad, paper.w_q.weight.grad),
-                            (head.q_proj.bias.grad, paper.w_q.bias.grad),
+    attn = head.attn
+    for grad, reference in ((attn.q_proj.weight.grad, paper.w_q.weight.grad),
+                            (attn.q_proj.bias.grad, paper.w_q.bias.grad),
                             (head.cls_token.grad, paper.cls.grad),
-                            (head.k_proj.weight.grad, paper.w_k.weight.grad),
-                            (head.v_proj.weight.grad, paper.w_v.weight.grad)):
+                            (attn.k_proj.weight.grad, paper.w_k.weight.grad),
+                            (attn.v_proj.weight.grad, paper.w_v.weight.grad)):
         assert torch.allclose(grad, reference, atol=1e-10)
     air = paper.air(keys.detach(), query.detach())[0]
     assert float(extras['air']) == pytest.approx(float(air), abs=1e-10)

@@ -38,7 +38,7 @@ def expected_cosines(head: RollingQFusionHead, feats) -> torch.Tensor:
     """cos(q, kbar_i^m) (B, M) computed directly from the head's weights."""
     with torch.no_grad():
         mean_keys = torch.stack(
-            [head.k_proj(feats[name]).mean(1) for name in LENGTHS], dim=1)
+            [head.attn.k_proj(feats[name]).mean(1) for name in LENGTHS], dim=1)
         return modality_cosines(head.current_query(), mean_keys)
 
 
@@ -50,11 +50,12 @@ def full_attention_cls_row(head: RollingQFusionHead, feats):
     sequence = torch.cat([head.cls_token.expand(batch, -1, -1), tokens], 1)
     heads, dim = head.num_heads, head.head_dim
     split = (lambda t: t.view(batch, -1, heads, dim).transpose(1, 2))
-    queries = split(head.q_proj(sequence) @ head.rotation.T)
-    keys, values = split(head.k_proj(sequence)), split(head.v_proj(sequence))
+    attn = head.attn
+    queries = split(attn.q_proj(sequence) @ head.rotation.T)
+    keys, values = split(attn.k_proj(sequence)), split(attn.v_proj(sequence))
     attention = (queries @ keys.transpose(-1, -2) / dim**0.5).softmax(-1)
     output = (attention @ values).transpose(1, 2).reshape(batch, -1, CHANNELS)
-    return head.fc_cls(head.out_proj(output[:, 0])), attention[:, :, 0]
+    return head.fc_cls(attn.out_proj(output[:, 0])), attention[:, :, 0]
 
 
 @pytest.mark.parametrize('num_heads', [1, 4])
@@ -62,11 +63,12 @@ def test_cls_row_equals_torch_multihead_attention(num_heads):
     head = make_head(num_heads=num_heads).eval()
     mha = nn.MultiheadAttention(CHANNELS, num_heads, batch_first=True)
     with torch.no_grad():
+        attn = head.attn
         mha.in_proj_weight.copy_(torch.cat([
-            head.q_proj.weight, head.k_proj.weight, head.v_proj.weight]))
+            attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]))
         mha.in_proj_bias.copy_(torch.cat(
-            [head.q_proj.bias, head.k_proj.bias, head.v_proj.bias]))
-        mha.out_proj.load_state_dict(head.out_proj.state_dict())
+            [attn.q_proj.bias, attn.k_proj.bias, attn.v_proj.bias]))
+        mha.out_proj.load_state_dict(attn.out_proj.state_dict())
     feats = make_feats()
     sequence = torch.cat([head.cls_token.expand(4, -1, -1), feats['audio'],
                           feats['visual']], dim=1)
@@ -103,10 +105,10 @@ def test_attend_equals_weighted_values_for_any_weights(num_heads):
     sequences = [head.cls_token.expand(4, -1, -1), feats['audio'],
                  feats['visual']]
     weights = torch.rand(4, num_heads, 8)
-    values = head.v_proj(torch.cat(sequences, dim=1)).view(
+    values = head.attn.v_proj(torch.cat(sequences, dim=1)).view(
         4, 8, num_heads, CHANNELS // num_heads)
     expected = torch.einsum('bhl,blhd->bhd', weights, values).reshape(4, -1)
-    values, means = head.attend(weights, sequences)
+    values, means = head.attn.attend(weights, sequences)
     assert torch.allclose(values, expected, atol=1e-5)
     assert torch.allclose(means, torch.stack(
         [sequence.mean(dim=1) for sequence in sequences], dim=1), atol=1e-6)
@@ -117,7 +119,7 @@ def test_current_query_is_the_rotated_cls_projection():
     rotation = plane_rotation(torch.ones(CHANNELS), torch.arange(
         CHANNELS, dtype=torch.float32))
     head.apply_rotation(rotation)
-    expected = rotation @ head.q_proj(head.cls_token.view(1, -1)).view(-1)
+    expected = rotation @ head.attn.q_proj(head.cls_token.view(1, -1)).view(-1)
     assert torch.allclose(head.current_query(), expected, atol=1e-6)
 
 
@@ -193,7 +195,8 @@ def test_training_forwards_update_statistics_and_eval_does_not():
     assert summary['count'] == 5
     with torch.no_grad():
         mean_keys = torch.cat([
-            torch.stack([head.k_proj(f[name]).mean(1) for name in LENGTHS], 1)
+            torch.stack([head.attn.k_proj(f[name]).mean(1)
+                         for name in LENGTHS], 1)
             for f in batches
         ])
     cosines = torch.cat([expected_cosines(head, f) for f in batches])

@@ -14,10 +14,15 @@ from torch import Tensor
 from ..air_statistics import AIRStatistics
 from ..rollingq import attention_imbalance_rate, modality_cosines
 from ...keys import ATTN_SHARE_KEY, COSINE_KEY
+from ..layers import CLSQueryAttention
 from .base_av_head import BaseAVHead
 
 #: Largest |RᵀR - I| accepted by :meth:`RollingQFusionHead.apply_rotation`.
 ORTHOGONALITY_TOLERANCE = 1e-4
+#: Parameters of the attention layer (``attn.<name>`` in checkpoints).
+ATTENTION_PARAMETERS = tuple(
+    f'{proj}.{kind}' for proj in ('q_proj', 'k_proj', 'v_proj', 'out_proj')
+    for kind in ('weight', 'bias'))
 
 
 @MODELS.register_module()
@@ -35,13 +40,12 @@ class RollingQFusionHead(BaseAVHead):
         a = softmax(K q / sqrt(d))                   (B, L), L = 1 + Σ L_m
         logits = FC(dropout(W_O (dropout(a) V)))
 
-    Only the fusion token attends, and since its query is a single vector
-    the layer never forms K, V or an (L, L) matrix: with s_l the sequence,
-    K q = [s_l · (W_Kᵀ q) + b_K · q]_l and
-    a V = W_V (Σ_l a_l s_l) + b_V Σ_l a_l (per head). That costs O(L C) per
-    sample instead of the O(L C²) of the key and value projections and the
-    O(L² C) of full attention. Tokens whose width differs from C still go
-    through their (B, L_m, C_m) -> (B, L_m, C) projection.
+    Only the fusion token attends: :class:`~rollingq_mm.models.layers.
+    CLSQueryAttention` (``attn``, holding W_Q, W_K, W_V, W_O) evaluates that
+    row in O(L C) per sample, never forming K, V or an (L, L) matrix. Tokens
+    whose width differs from C go through their (B, L_m, C_m) -> (B, L_m, C)
+    projection first. This head keeps the fusion token, the rotation state,
+    the statistics and the classifier.
 
     R is the persistent buffer ``rotation`` (identity until
     :class:`~rollingq_mm.engine.AIRHook` calls :meth:`apply_rotation`), and
@@ -101,10 +105,6 @@ class RollingQFusionHead(BaseAVHead):
                 fusion_dim % num_heads:
             raise ValueError(f'num_heads ({num_heads!r}) must be a positive '
                              f'int dividing fusion_dim ({fusion_dim}).')
-        for key, value in (('attn_drop', attn_drop), ('proj_drop',
-                                                      proj_drop)):
-            if not 0.0 <= value < 1.0:
-                raise ValueError(f'{key} must be in [0, 1), got {value}.')
         self.fusion_dim = fusion_dim
         self.num_heads = num_heads
         self.head_dim = fusion_dim // num_heads
@@ -115,12 +115,8 @@ class RollingQFusionHead(BaseAVHead):
         })
         self.cls_token = nn.Parameter(torch.zeros(1, 1, fusion_dim))
         trunc_normal_(self.cls_token, std=0.02)
-        self.q_proj = nn.Linear(fusion_dim, fusion_dim)
-        self.k_proj = nn.Linear(fusion_dim, fusion_dim)
-        self.v_proj = nn.Linear(fusion_dim, fusion_dim)
-        self.out_proj = nn.Linear(fusion_dim, fusion_dim)
-        self.attn_drop = nn.Dropout(attn_drop)
-        self.proj_drop = nn.Dropout(proj_drop)
+        self.attn = CLSQueryAttention(fusion_dim, num_heads, attn_drop,
+                                      proj_drop)
         self.fc_cls = nn.Linear(fusion_dim, num_classes)
         self.register_buffer('rotation', torch.eye(fusion_dim))
         self.register_buffer('num_rotations',
@@ -132,11 +128,12 @@ class RollingQFusionHead(BaseAVHead):
         """The rotated fusion query q = R (W_Q c + b_Q), shape (C,), in at
         least float32 also under autocast (in bfloat16 R q moves by about
         0.2 degree, in float16 by about 0.02)."""
-        dtype = torch.promote_types(self.q_proj.weight.dtype, torch.float32)
+        q_proj = self.attn.q_proj
+        dtype = torch.promote_types(q_proj.weight.dtype, torch.float32)
         with torch.autocast(self.cls_token.device.type, enabled=False):
             query = F.linear(self.cls_token.view(1, -1).to(dtype),
-                             self.q_proj.weight.to(dtype),
-                             self.q_proj.bias.to(dtype)).view(-1)
+                             q_proj.weight.to(dtype),
+                             q_proj.bias.to(dtype)).view(-1)
             return self.rotation.to(dtype) @ query
 
     @torch.no_grad()
@@ -173,8 +170,15 @@ class RollingQFusionHead(BaseAVHead):
         head, rotating or not) loads them and logs how many rotations it
         carries. One without both (a fusion head saved without RollingQ
         state) loads with the identity rotation and a count of 0, logged as
-        a warning instead of reported as missing keys.
+        a warning instead of reported as missing keys. Projections saved
+        directly under the head (``q_proj.weight``, ..., as versions before
+        :class:`CLSQueryAttention` saved them) load into ``attn``.
         """
+        for name in ATTENTION_PARAMETERS:
+            if prefix + name in state_dict and \
+                    prefix + 'attn.' + name not in state_dict:
+                state_dict[prefix + 'attn.' + name] = state_dict.pop(
+                    prefix + name)
         keys = (prefix + 'rotation', prefix + 'num_rotations')
         present = [key for key in keys if key in state_dict]
         if len(present) == 1:
@@ -203,70 +207,6 @@ class RollingQFusionHead(BaseAVHead):
                 'identity rotation and a rotation count of 0.',
                 logger='current', level=logging.WARNING)
 
-    def cls_attention(self, query: Tensor,
-                      sequences: List[Tensor]) -> Tensor:
-        """Attention probabilities of the fusion token, per head.
-
-        The logits K_h q_h / sqrt(d) are evaluated as
-        s · (W_K,hᵀ q_h) / sqrt(d) + b_K,h · q_h / sqrt(d): K is never formed.
-
-        Args:
-            query (Tensor): q, shape (C,).
-            sequences (list[Tensor]): The fusion token (B, 1, C) and each
-                modality's tokens (B, L_m, C), in order.
-
-        Returns:
-            Tensor: softmax over the L = Σ lengths positions, (B, H, L).
-        """
-        heads, dim = self.num_heads, self.head_dim
-        scaled_query = query.view(heads, dim) * dim**-0.5
-        key_query = torch.einsum(
-            'hdc,hd->hc', self.k_proj.weight.view(heads, dim, -1),
-            scaled_query)
-        key_bias = (self.k_proj.bias.view(heads, dim) * scaled_query).sum(-1)
-        logits = torch.cat([
-            torch.einsum('blc,hc->bhl', sequence, key_query)
-            for sequence in sequences
-        ], dim=-1)
-        return (logits + key_bias[:, None]).softmax(dim=-1)
-
-    def attend(self, attention: Tensor,
-               sequences: List[Tensor]) -> Tuple[Tensor, Tensor]:
-        """Attention-weighted values of the fusion token, and token means.
-
-        The values are W_V,h (Σ_l a_hl s_l) + b_V,h Σ_l a_hl: V is never
-        formed (the bias term keeps it exact when dropout makes
-        Σ_l a_hl != 1). The product with each sequence carries one more row
-        of uniform weights, so the same pass over the tokens also yields
-        each sequence's mean token, which the statistics need.
-
-        Args:
-            attention (Tensor): Weights (B, H, L), after dropout.
-            sequences (list[Tensor]): As in :meth:`cls_attention`.
-
-        Returns:
-            tuple: Values (B, C) with the heads concatenated, and the
-            detached mean token of each sequence (B, S, C), S =
-            len(sequences).
-        """
-        heads, dim = self.num_heads, self.head_dim
-        chunks = attention.split([seq.shape[1] for seq in sequences], dim=-1)
-        mixed, means = 0, []
-        for chunk, sequence in zip(chunks, sequences):
-            uniform = chunk.new_full((chunk.shape[0], 1, chunk.shape[2]),
-                                     1.0 / chunk.shape[2])
-            product = torch.einsum('bhl,blc->bhc',
-                                   torch.cat([chunk, uniform], dim=1),
-                                   sequence)
-            mixed = mixed + product[:, :heads]
-            means.append(product[:, heads].detach())
-        values = torch.einsum('hdc,bhc->bhd',
-                              self.v_proj.weight.view(heads, dim, -1), mixed)
-        values = values + self.v_proj.bias.view(heads, dim) * attention.sum(
-            dim=-1, keepdim=True)
-        return (values.reshape(attention.shape[0], self.fusion_dim),
-                torch.stack(means, dim=1))
-
     def forward_fusion(self, feats: Dict[str, Tensor]
                        ) -> Tuple[Tensor, Dict[str, Tensor]]:
         """Fused logits and attention extras.
@@ -288,9 +228,8 @@ class RollingQFusionHead(BaseAVHead):
             self.cls_token.expand(batch, -1, -1).to(tokens[0].dtype)
         ] + tokens
         query = self.current_query()
-        attention = self.cls_attention(query, sequences)
-        fused, means = self.attend(self.attn_drop(attention), sequences)
-        logits = self.fc_cls(self.proj_drop(self.out_proj(fused)))
+        fused, attention, means = self.attn(query, sequences)
+        logits = self.fc_cls(fused)
         lengths = [sequence.shape[1] for sequence in tokens]
         return logits, self.attention_statistics(query, means[:, 1:],
                                                  attention, lengths)
@@ -326,7 +265,7 @@ class RollingQFusionHead(BaseAVHead):
             dict: ``air`` (batch AIR, 0-dim), ``attn_share`` (B, M) and
             ``modality_cos`` (B, M).
         """
-        mean_keys = self.k_proj(token_means)
+        mean_keys = self.attn.k_proj(token_means)
         cosines = modality_cosines(query.detach(), mean_keys)
         token_attention = attention.detach().mean(dim=1)[:, 1:]
         share = torch.stack([
