@@ -9,6 +9,7 @@ import contextlib
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -135,28 +136,38 @@ def toy_train(work_dir: Path, *args: str) -> str:
     return run.stdout + run.stderr
 
 
+@pytest.fixture(scope='module')
+def two_epochs(tmp_path_factory) -> Path:
+    """A toy run's work dir after 2 epochs (copied by the tests)."""
+    work_dir = tmp_path_factory.mktemp('two_epochs') / 'run'
+    toy_train(work_dir, '--cfg-options', 'train_cfg.max_epochs=2')
+    return work_dir
+
+
 @pytest.mark.parametrize('damage,resumed',
                          [('torn_record', 2), ('truncated_newest', 1)])
-def test_train_tool_auto_resume_skips_damaged_files(tmp_path, damage,
-                                                    resumed):
+def test_train_tool_auto_resume_skips_damaged_files(tmp_path, two_epochs,
+                                                    damage, resumed):
     """A torn ``last_checkpoint`` (it names a missing file) or a truncated
     newest checkpoint: the tool resumes the newest complete one (mmengine's
     own auto-resume loads the named file and fails), and trains on."""
-    toy_train(tmp_path, '--cfg-options', 'train_cfg.max_epochs=2')
+    work_dir = tmp_path / 'run'
+    shutil.copytree(two_epochs, work_dir)
+    record = work_dir / 'last_checkpoint'
+    record.write_text(str(work_dir / 'epoch_2.pth'))
     if damage == 'torn_record':
-        record = tmp_path / 'last_checkpoint'
         record.write_text(record.read_text()[:-5])
     else:
-        newest = tmp_path / 'epoch_2.pth'
+        newest = work_dir / 'epoch_2.pth'
         newest.write_bytes(newest.read_bytes()[:1000])
-    log = toy_train(tmp_path, '--resume', '--cfg-options',
+    log = toy_train(work_dir, '--resume', '--cfg-options',
                     'train_cfg.max_epochs=3')
     assert re.search(r'Auto resumed from the latest checkpoint \S*'
                      rf'epoch_{resumed}\.pth', log), log[-3000:]
     assert f'resumed epoch: {resumed}' in log
     assert f'Epoch(train) [{resumed + 1}]' in log
     assert f'Epoch(train) [{resumed}]' not in log
-    assert is_complete_checkpoint(tmp_path / 'epoch_3.pth')
+    assert is_complete_checkpoint(work_dir / 'epoch_3.pth')
 
 
 def test_train_tool_auto_resume_without_checkpoints_starts_afresh(tmp_path):
