@@ -16,7 +16,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import torch
+
+from rollingq_mm.compat import UnsafeCheckpointError, safe_torch_load
 
 REPO = Path(__file__).resolve().parents[2]
 PLAIN = REPO / 'tests' / 'data' / 'plain_project' / 'train_plain.py'
@@ -151,7 +154,10 @@ def test_a_plain_mmengine_project_trains_the_same_with_the_plugin(tmp_path):
     Resuming cannot be compared: without the plugin mmengine's resume fails
     under torch >= 2.6 (``Weights only load failed``, the checkpoint stack
     fix). With the plugin the resumed run ends exactly where the
-    uninterrupted 3-epoch run without the plugin ends.
+    uninterrupted 3-epoch run without the plugin ends. The checkpoints hold
+    an object a weights-only load refuses (the project's hook stores it):
+    the resume works only because ``Runner.resume`` loads the run's own
+    file in full (the allowed ``Runner.resume`` change).
     """
     roots = {mode: tmp_path / mode for mode in ('plugin', 'none')}
     for root in roots.values():
@@ -171,6 +177,8 @@ def test_a_plain_mmengine_project_trains_the_same_with_the_plugin(tmp_path):
     assert 'RESUME FAILED UnpicklingError Weights only load failed' in \
         logs['none']
     assert 'RESUMED' in logs['plugin']
+    with pytest.raises(UnsafeCheckpointError):
+        safe_torch_load(str(roots['plugin'] / 'full' / 'epoch_3.pth'))
 
     plugin, none = str(roots['plugin']), str(roots['none'])
     full = {mode: root / 'full' for mode, root in roots.items()}

@@ -6,10 +6,14 @@ files written as ``FILES <json>``, trains 3 epochs from scratch in
 ``ROOT/full`` and resumes ``ROOT/run`` to 3 epochs (mmengine's own
 auto-resume), printing ``RESUMED`` or ``RESUME FAILED <error>``. With
 ``plugin`` it first does ``import rollingq_mm``, as ``custom_imports`` would.
+A hook stores an ``argparse.Namespace`` in each checkpoint's ``meta``, as a
+project's own hook may store any object (mmengine under torch < 2.6 resumed
+such files; a weights-only load refuses them).
 The lr schedule ends at epoch 3 in every run (mmengine clips an open end to
 ``max_epochs``, which would give the 2-epoch run and its resume another
 schedule than the 3-epoch run).
 """
+import argparse
 import json
 import os
 import re
@@ -19,8 +23,9 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.evaluator import BaseMetric
+from mmengine.hooks import Hook
 from mmengine.model import BaseModel
-from mmengine.registry import DATASETS, METRICS, MODELS
+from mmengine.registry import DATASETS, HOOKS, METRICS, MODELS
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
@@ -72,6 +77,14 @@ class PlainMSE(BaseMetric):
         return dict(mse=sum(results) / len(results))
 
 
+@HOOKS.register_module()
+class PlainNoteHook(Hook):
+    """Stores a non-tensor object in every checkpoint."""
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint['meta']['note'] = argparse.Namespace(epoch=runner.epoch)
+
+
 def config(work_dir: str, max_epochs: int, resume: bool = False) -> Config:
     loader = dict(batch_size=4, num_workers=0,
                   sampler=dict(type='DefaultSampler', shuffle=True))
@@ -93,6 +106,7 @@ def config(work_dir: str, max_epochs: int, resume: bool = False) -> Config:
         default_hooks=dict(checkpoint=dict(
             type='CheckpointHook', interval=1, max_keep_ckpts=2,
             save_best='mse', rule='less')),
+        custom_hooks=[dict(type='PlainNoteHook')],
         randomness=dict(seed=0),
         resume=resume))
 
