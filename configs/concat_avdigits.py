@@ -6,5 +6,3 @@ _base_ = [
 ]
 
 default_hooks = dict(logger=dict(interval=10))
-
-custom_hooks = []

@@ -17,5 +17,3 @@ model = dict(
                 init_cfg=dict(checkpoint=vit_checkpoint))),
         visual=dict(backbone=dict(init_cfg=dict(checkpoint=vit_checkpoint)))),
     fusion_head=dict(num_classes=6))
-
-custom_hooks = []

@@ -5,5 +5,3 @@ _base_ = [
     '_base_/models/concat_vit.py', '_base_/datasets/kinetics_sounds.py',
     '_base_/schedules/sgd_30e_cosine.py', '_base_/default_runtime.py'
 ]
-
-custom_hooks = []

@@ -22,16 +22,11 @@ model = dict(
     fusion_head=dict(num_classes=6))
 
 # The paper's rule for CREMA-D (one rotation, after the first epoch, to the
-# bisector) with the release's rotation and statistics, as rollingq_ks.py.
+# bisector: AIRHook's defaults) with the release's rotation and statistics,
+# as rollingq_ks.py.
 custom_hooks = [
     dict(
         type='AIRHook',
-        air_threshold=0.0,
-        rho=0.0,
-        max_rotations=1,
-        begin_epoch=1,
-        interval=1,
-        enable_rotation=True,
         rotation_method='svd',
         statistics='eval_pass',
         eval_pass_epochs='rotation')

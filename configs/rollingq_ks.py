@@ -8,19 +8,15 @@ _base_ = [
     '_base_/schedules/sgd_30e_cosine.py', '_base_/default_runtime.py'
 ]
 
-# The paper's rule (the release's defaults beta = 0, rho = 0: rotate to the
-# bisector after each of the first 3 epochs) with the release's rotation (SVD
-# of the rank-1 map) and statistics (an eval-mode pass over the training
-# data after each epoch at which a rotation is due); docs/paper_parity.md.
+# The paper's rule (the release's defaults beta = 0, rho = 0, which are
+# AIRHook's: rotate to the bisector after each of the first 3 epochs) with
+# the release's rotation (SVD of the rank-1 map) and statistics (an
+# eval-mode pass over the training data after each epoch at which a
+# rotation is due); docs/paper_parity.md.
 custom_hooks = [
     dict(
         type='AIRHook',
-        air_threshold=0.0,
-        rho=0.0,
         max_rotations=3,
-        begin_epoch=1,
-        interval=1,
-        enable_rotation=True,
         rotation_method='svd',
         statistics='eval_pass',
         eval_pass_epochs='rotation')

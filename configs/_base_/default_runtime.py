@@ -26,21 +26,6 @@ default_hooks = dict(
     # shares, accuracies; redraw with tools/analysis/plot_curves.py).
     curves=dict(type='TrainingCurvesHook'))
 
-# RollingQ: epoch AIR across ranks, logged every epoch; rotations of the
-# fusion query by the paper's rule (entry configs set max_rotations, and the
-# vanilla baselines set enable_rotation=False to log the same curves).
-custom_hooks = [
-    dict(
-        type='AIRHook',
-        air_threshold=0.0,
-        rho=0.0,
-        max_rotations=1,
-        begin_epoch=1,
-        interval=1,
-        enable_rotation=True,
-        rotation_method='plane')
-]
-
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -4,7 +4,10 @@ for."""
 from pathlib import Path
 
 import pytest
+from mmaction.registry import HOOKS
 from mmengine.config import Config
+
+import rollingq_mm  # noqa: F401  (registers AIRHook)
 
 REPO = Path(__file__).resolve().parents[2]
 KS = ['rollingq_ks.py', 'vanilla_ks.py', 'concat_ks.py']
@@ -63,12 +66,19 @@ def test_data_recipe(name):
 @pytest.mark.parametrize('name, rotations', [('rollingq_ks.py', 3),
                                              ('rollingq_cremad.py', 1)])
 def test_rotation_rule_and_statistics(name, rotations):
-    hooks = [h for h in load(name).custom_hooks if h['type'] == 'AIRHook']
-    assert hooks == [dict(
-        type='AIRHook', air_threshold=0.0, rho=0.0, max_rotations=rotations,
-        begin_epoch=1, interval=1, enable_rotation=True,
-        rotation_method='svd', statistics='eval_pass',
-        eval_pass_epochs='rotation')]
+    """The hook the config builds (its arguments over AIRHook's defaults)
+    follows the paper's rule with the release's rotation and statistics."""
+    specs = [h for h in load(name).custom_hooks if h['type'] == 'AIRHook']
+    assert len(specs) == 1
+    hook = HOOKS.build(specs[0])
+    settings = {key: getattr(hook, key) for key in (
+        'air_threshold', 'rho', 'max_rotations', 'begin_epoch', 'interval',
+        'enable_rotation', 'rotation_method', 'statistics',
+        'eval_pass_epochs')}
+    assert settings == dict(
+        air_threshold=0.0, rho=0.0, max_rotations=rotations, begin_epoch=1,
+        interval=1, enable_rotation=True, rotation_method='svd',
+        statistics='eval_pass', eval_pass_epochs='rotation')
 
 
 @pytest.mark.parametrize('name', KS + CREMAD)
