@@ -57,8 +57,8 @@ test_pipeline = [
          meta_keys=('img_shape', 'clip_id'))
 ]
 
-# Two CPU cores: one persistent loader process per split decodes (about
-# 1 ms per sample) while the main process trains.
+# Two CPU cores: one persistent loader process per split decodes while the
+# main process trains (time: docs/results_avdigits.md).
 train_dataloader = dict(
     batch_size=64,
     num_workers=1,
