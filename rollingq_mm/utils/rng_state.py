@@ -59,8 +59,9 @@ def get_rng_state(cuda: bool = True) -> Dict[str, Any]:
 def _on_cpu(value: Any, name: str) -> Any:
     """A saved state entry as bytes or a CPU tensor.
 
-    States are saved as bytes; checkpoints of earlier versions hold tensors,
-    which come back on whatever device the checkpoint was loaded onto.
+    :func:`get_rng_state` saves bytes; a checkpoint may also hold tensors
+    (docs/reliability.md), which come back on whatever device the checkpoint
+    was loaded onto.
     """
     if not isinstance(value, torch.Tensor):
         return value

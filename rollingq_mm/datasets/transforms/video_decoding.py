@@ -11,8 +11,6 @@ the matrix's angle (counter-clockwise, as PyAV's ``VideoFrame.rotation``
 reports it), so frames look as a player shows them; ``original_shape`` is
 then the rotated shape. Only multiples of 90 degrees are supported. This
 needs PyAV >= 14 (``VideoFrame.rotation``).
-
-decord is not used: it ignores the display matrix and decodes no audio.
 """
 from typing import List, Sequence
 
