@@ -171,8 +171,8 @@ class RollingQFusionHead(BaseAVHead):
         carries. One without both (a fusion head saved without RollingQ
         state) loads with the identity rotation and a count of 0, logged as
         a warning instead of reported as missing keys. Projections saved
-        directly under the head (``q_proj.weight``, ..., as versions before
-        :class:`CLSQueryAttention` saved them) load into ``attn``.
+        directly under the head (``q_proj.weight``, ...) load into ``attn``
+        (docs/interfaces.md).
         """
         for name in ATTENTION_PARAMETERS:
             if prefix + name in state_dict and \
