@@ -69,6 +69,7 @@ from mmengine.registry import OPTIMIZERS, init_default_scope
 from torch.utils import flop_counter
 
 import rollingq_mm  # noqa: F401  (compat layer and registration)
+from bench_fusion_head import process_status_kib
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = str(REPO / 'configs' / 'rollingq_ks.py')
@@ -413,15 +414,6 @@ def model_flops_utilization(flops: float, seconds: float,
     if peak is None:
         return None
     return flops / seconds / (peak * 1e12)
-
-
-def process_status_kib(field: str) -> int:
-    """A memory field of /proc/self/status, in KiB."""
-    with open('/proc/self/status') as status:
-        for line in status:
-            if line.startswith(field + ':'):
-                return int(line.split()[1])
-    raise RuntimeError(f'/proc/self/status has no {field} field.')
 
 
 def device_name(device: torch.device) -> str:
