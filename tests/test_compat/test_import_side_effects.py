@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from state_compare import assert_same_tensors
 
 from rollingq_mm.compat import UnsafeCheckpointError, safe_torch_load
 
@@ -102,28 +103,13 @@ def load(path: Path) -> dict:
     return torch.load(path, map_location='cpu', weights_only=False)
 
 
-def assert_same(actual, expected, where: str) -> None:
-    if isinstance(expected, torch.Tensor):
-        assert torch.equal(actual, expected), where
-    elif isinstance(expected, dict):
-        assert set(actual) == set(expected), where
-        for key in expected:
-            assert_same(actual[key], expected[key], f'{where}.{key}')
-    elif isinstance(expected, (list, tuple)):
-        assert len(actual) == len(expected), where
-        for index, (a, e) in enumerate(zip(actual, expected)):
-            assert_same(a, e, f'{where}[{index}]')
-    else:
-        assert actual == expected, where
-
-
 def assert_same_checkpoint(actual: dict, expected: dict, roots: tuple,
                            where: str) -> None:
     """Weights, optimizer, schedulers, logged values, runtime info (paths
     compared below their roots); the config text and times differ."""
     assert set(actual) == set(expected), where
     for key in {'state_dict', 'optimizer', 'param_schedulers'} & set(expected):
-        assert_same(actual[key], expected[key], f'{where}:{key}')
+        assert_same_tensors(actual[key], expected[key], f'{where}:{key}')
     for key in ('epoch', 'iter', 'seed'):
         assert actual['meta'][key] == expected['meta'][key], (where, key)
     scalars = expected['message_hub']['log_scalars']
@@ -142,7 +128,7 @@ def assert_same_checkpoint(actual: dict, expected: dict, roots: tuple,
         a, e = actual_info[key], info[key]
         if isinstance(e, str):
             a, e = a.replace(roots[0], ''), e.replace(roots[1], '')
-        assert_same(a, e, f'{where}:runtime_info.{key}')
+        assert_same_tensors(a, e, f'{where}:runtime_info.{key}')
 
 
 def test_a_plain_mmengine_project_trains_the_same_with_the_plugin(tmp_path):
@@ -196,4 +182,4 @@ def test_a_plain_mmengine_project_trains_the_same_with_the_plugin(tmp_path):
     resumed = load(roots['plugin'] / 'run' / 'epoch_3.pth')
     uninterrupted = load(full['none'] / 'epoch_3.pth')
     for key in ('state_dict', 'optimizer', 'param_schedulers'):
-        assert_same(resumed[key], uninterrupted[key], f'resumed:{key}')
+        assert_same_tensors(resumed[key], uninterrupted[key], f'resumed:{key}')

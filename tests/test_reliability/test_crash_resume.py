@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from state_compare import assert_same_tensors
 from tiny_runs import (REPO, ROTATING_AIR_HOOK, subprocess_env,
                        tiny_avdigits_config, train_command, write_config)
 
@@ -80,22 +81,6 @@ def runs(tmp_path_factory) -> dict:
 def load(work_dir: Path, name: str = 'epoch_4.pth') -> dict:
     """A checkpoint the test's own runs wrote (full unpickling)."""
     return torch.load(work_dir / name, map_location='cpu', weights_only=False)
-
-
-def assert_same_tensors(actual, expected, where: str) -> None:
-    """Nested dicts / lists / tensors equal bit for bit."""
-    if isinstance(expected, torch.Tensor):
-        assert torch.equal(actual, expected), where
-    elif isinstance(expected, dict):
-        assert set(actual) == set(expected), where
-        for key in expected:
-            assert_same_tensors(actual[key], expected[key], f'{where}.{key}')
-    elif isinstance(expected, (list, tuple)):
-        assert len(actual) == len(expected), where
-        for index, (a, e) in enumerate(zip(actual, expected)):
-            assert_same_tensors(a, e, f'{where}[{index}]')
-    else:
-        assert actual == expected, where
 
 
 def final_validation(log: str) -> str:
