@@ -1,4 +1,4 @@
-"""Random-number state: capture and restore it, and per-sample data seeds.
+"""Random-number state: capture and restore it, and per-sample pipelines.
 
 mmengine seeds the generators once per process and does not save their
 state in checkpoints; :class:`~rollingq_mm.engine.RNGStateHook` uses these
@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, Optional, Sequence
 import numpy as np
 import torch
 
+from .sample_random import sample_seed
 from .worker_progress import WorkerProgress
 
 #: Info keys whose values name a sample's media files (for error notes).
@@ -104,22 +105,6 @@ def set_rng_state(state: Dict[str, Any]) -> None:
             len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(
             [_generator_state(value, 'cuda') for value in cuda])
-
-
-def sample_seed(seed: int, epoch: int, index: int) -> int:
-    """A 64-bit seed for one sample in one epoch.
-
-    Args:
-        seed (int): The run's seed.
-        epoch (int): The 0-based epoch.
-        index (int): The sample's index in its dataset.
-
-    Returns:
-        int: A seed in ``[0, 2**64)``, well mixed (NumPy ``SeedSequence``).
-    """
-    words = np.random.SeedSequence([seed, epoch, index]).generate_state(
-        2, np.uint32)
-    return int(words[0]) | int(words[1]) << 32
 
 
 def describe_sample(results: dict) -> str:

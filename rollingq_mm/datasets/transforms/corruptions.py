@@ -4,7 +4,8 @@ The paper (RollingQ, Ni et al., ICML 2025, arXiv:2506.11465) reports
 Kinetics-Sounds accuracy with Gaussian noise of growing strength on the
 inputs; these transforms make such a test set reproducible. The noise of a
 sample depends only on ``seed``, the sample's ``sample_idx`` and ``key``, so
-every run, worker count and batch order sees the same corrupted data.
+every run, worker count and batch order sees the same corrupted data
+(:func:`~rollingq_mm.utils.sample_rng` derives its generators).
 
 ``key`` is any results key holding an array or a list of equally shaped
 arrays: ``'imgs'`` (uint8 frames; noisy values are rounded and clipped to
@@ -12,29 +13,15 @@ arrays: ``'imgs'`` (uint8 frames; noisy values are rounded and clipped to
 (the waveform) or ``'audios'`` (a feature map). Place the transform after
 the spatial transforms (crop, resize) so the noise is not resampled.
 """
-import zlib
 from typing import List, Optional, Tuple, Union
 
 import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
+from ...utils.sample_random import sample_rng
+
 ArrayOrList = Union[np.ndarray, List[np.ndarray]]
-
-
-def sample_rng(seed: int, sample_idx: int, key: str) -> np.random.Generator:
-    """The random generator of one sample and key.
-
-    Args:
-        seed (int): The corruption's seed.
-        sample_idx (int): The sample's index in its dataset.
-        key (str): The results key being corrupted.
-
-    Returns:
-        np.random.Generator: A PCG64 generator seeded with all three.
-    """
-    return np.random.default_rng(
-        [int(seed), int(sample_idx), zlib.crc32(key.encode())])
 
 
 def _as_array(results: dict, key: str) -> Tuple[np.ndarray, bool]:

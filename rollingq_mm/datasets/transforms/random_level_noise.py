@@ -13,7 +13,8 @@ from mmcv.transforms import BaseTransform
 from mmaction.registry import TRANSFORMS
 
 from ...keys import NOISE_LEVEL_KEY
-from .corruptions import AddGaussianNoise, _sample_idx, sample_rng
+from ...utils.sample_random import sample_rng
+from .corruptions import AddGaussianNoise, _sample_idx
 
 
 @TRANSFORMS.register_module()

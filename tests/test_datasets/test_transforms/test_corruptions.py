@@ -4,6 +4,7 @@ import pytest
 from mmaction.registry import TRANSFORMS
 
 from rollingq_mm.datasets import AddGaussianNoise, ReplaceWithNoise
+from rollingq_mm.utils import sample_rng
 
 
 def audio_sample(idx=0, seed=3):
@@ -45,6 +46,15 @@ def test_same_sample_same_noise_other_sample_other_noise():
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)
     assert not np.allclose(first, reseeded)
+
+
+def test_noise_is_the_sample_stream_of_seed_index_and_key():
+    clean = audio_sample(idx=4)['audios']
+    noisy = AddGaussianNoise('audios', level=0.5, seed=7)(
+        audio_sample(idx=4))['audios']
+    expected = clean.astype(np.float64) + sample_rng(7, 4, 'audios').normal(
+        0.0, 0.5 * float(clean.std()), size=clean.shape)
+    np.testing.assert_array_equal(noisy, expected.astype(np.float32))
 
 
 def test_level_zero_is_identity_and_images_stay_uint8():

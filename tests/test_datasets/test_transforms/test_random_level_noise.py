@@ -5,6 +5,7 @@ import pytest
 
 from rollingq_mm.datasets.transforms import (AddGaussianNoise,
                                              AddRandomLevelNoise)
+from rollingq_mm.utils import sample_rng
 
 
 def sample(idx: int) -> dict:
@@ -28,6 +29,8 @@ def test_level_is_drawn_per_sample_in_range_and_recorded():
     assert again(sample(7))['noise_level']['audios'] == levels[7]
     other_seed = AddRandomLevelNoise('audios', 2.0, 0.5, seed=2)
     assert other_seed.draw_level(7) != levels[7]
+    # the level stream is the sample stream of (seed, idx, '<key>/level')
+    assert levels[7] == sample_rng(1, 7, 'audios/level').uniform(0.5, 2.0)
 
 
 def test_noise_equals_add_gaussian_noise_at_the_drawn_level():

@@ -33,6 +33,8 @@ import soundfile as sf
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
+from rollingq_mm.utils import sample_rng
+
 CLASSES = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven',
            'eight', 'nine')
 SPLITS = ('train', 'val', 'test')
@@ -127,7 +129,10 @@ def seeded_rng(seed: int, *keys: object) -> np.random.Generator:
     """Return a generator seeded by ``seed`` and a stable key.
 
     The key is hashed (SHA-256), so each purpose and each sample gets its own
-    stream, independent of the order in which samples are processed.
+    stream, independent of the order in which samples are processed; the
+    first 128 bits of the digest are the one word of
+    :func:`~rollingq_mm.utils.sample_rng` (the released data depend on this
+    exact derivation).
 
     Args:
         seed (int): The global seed.
@@ -138,7 +143,7 @@ def seeded_rng(seed: int, *keys: object) -> np.random.Generator:
     """
     text = '/'.join(str(part) for part in (seed, ) + keys)
     digest = hashlib.sha256(text.encode('utf-8')).digest()
-    return np.random.default_rng(int.from_bytes(digest[:16], 'little'))
+    return sample_rng(int.from_bytes(digest[:16], 'little'))
 
 
 def load_fsdd(fsdd_root: Path) -> List[Clip]:
