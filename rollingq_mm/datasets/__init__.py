@@ -5,12 +5,12 @@ from .class_names import (BUILTIN_CLASS_LISTS, CREMAD_CLASSES,
 from .errors import AnnotationError, InvalidSampleError
 from .transforms import (AddGaussianNoise, FixAudioLength, KaldiFbank,
                          LoadAudio, LoadPrecomputedAudioFeature, LogSTFT,
-                         ReplaceWithNoise, SampleSegmentFrames)
+                         SampleSegmentFrames)
 
 __all__ = [
     'AudioVisualDataset', 'AnnotationError', 'InvalidSampleError',
     'BUILTIN_CLASS_LISTS', 'CREMAD_CLASSES', 'read_class_list',
     'resolve_classes', 'LoadAudio', 'FixAudioLength', 'KaldiFbank',
     'LogSTFT', 'LoadPrecomputedAudioFeature', 'SampleSegmentFrames',
-    'AddGaussianNoise', 'ReplaceWithNoise'
+    'AddGaussianNoise'
 ]

@@ -2,7 +2,7 @@
 from .audio_feature_loading import LoadPrecomputedAudioFeature
 from .audio_length import FixAudioLength
 from .audio_loading import LoadAudio
-from .corruptions import AddGaussianNoise, ReplaceWithNoise
+from .corruptions import AddGaussianNoise
 from .frame_sampling import SampleSegmentFrames
 from .kaldi_fbank import KaldiFbank
 from .log_stft import LogSTFT
@@ -12,5 +12,5 @@ from .random_level_noise import AddRandomLevelNoise
 __all__ = [
     'LoadAudio', 'FixAudioLength', 'KaldiFbank', 'LogSTFT',
     'LoadPrecomputedAudioFeature', 'SampleSegmentFrames', 'AddGaussianNoise',
-    'ReplaceWithNoise', 'AddRandomLevelNoise', 'PerFrame'
+    'AddRandomLevelNoise', 'PerFrame'
 ]

@@ -1,11 +1,11 @@
-"""Input corruptions for robustness evaluation: added or substituted noise.
+"""Input corruption for robustness evaluation: added Gaussian noise.
 
 The paper (RollingQ, Ni et al., ICML 2025, arXiv:2506.11465) reports
 Kinetics-Sounds accuracy with Gaussian noise of growing strength on the
-inputs; these transforms make such a test set reproducible. The noise of a
+inputs; this transform makes such a test set reproducible. The noise of a
 sample depends only on ``seed``, the sample's ``sample_idx`` and ``key``, so
 every run, worker count and batch order sees the same corrupted data
-(:func:`~rollingq_mm.utils.sample_rng` derives its generators).
+(:func:`~rollingq_mm.utils.sample_rng` derives its generator).
 
 ``key`` is any results key holding an array or a list of equally shaped
 arrays: ``'imgs'`` (uint8 frames; noisy values are rounded and clipped to
@@ -13,15 +13,13 @@ arrays: ``'imgs'`` (uint8 frames; noisy values are rounded and clipped to
 (the waveform) or ``'audios'`` (a feature map). Place the transform after
 the spatial transforms (crop, resize) so the noise is not resampled.
 """
-from typing import List, Optional, Tuple, Union
+from typing import Optional, Tuple
 
 import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
 from ...utils.sample_random import sample_rng
-
-ArrayOrList = Union[np.ndarray, List[np.ndarray]]
 
 
 def _as_array(results: dict, key: str) -> Tuple[np.ndarray, bool]:
@@ -108,65 +106,3 @@ class AddGaussianNoise(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(key={self.key!r}, '
                 f'level={self.level}, seed={self.seed}, std={self.std})')
-
-
-@TRANSFORMS.register_module()
-class ReplaceWithNoise(BaseTransform):
-    """Replace one modality of a sample by Gaussian noise of its statistics.
-
-    The noise has the sample's own mean and std of ``key`` (or the given
-    ``mean`` / ``std``), so the input carries no information but keeps its
-    scale. With ``prob < 1`` only that fraction of samples (drawn per sample
-    from the same seeded generator) is replaced; the others pass unchanged.
-
-    Args:
-        key (str): The results key to replace.
-        seed (int): Seed; with ``sample_idx`` and ``key`` it fixes the
-            noise. Defaults to 0.
-        mean (float, optional): Noise mean; None uses the sample's.
-            Defaults to None.
-        std (float, optional): Noise std; None uses the sample's. Defaults
-            to None.
-        prob (float): Probability that a sample is replaced. Defaults to 1.0.
-    """
-
-    def __init__(self,
-                 key: str,
-                 seed: int = 0,
-                 mean: Optional[float] = None,
-                 std: Optional[float] = None,
-                 prob: float = 1.0) -> None:
-        if not 0.0 <= prob <= 1.0:
-            raise ValueError(f'prob must be in [0, 1], got {prob}')
-        if std is not None and std < 0:
-            raise ValueError(f'std must be >= 0, got {std}')
-        self.key = key
-        self.seed = seed
-        self.mean = mean
-        self.std = std
-        self.prob = prob
-
-    def transform(self, results: dict) -> dict:
-        """Replace one sample's data (with probability ``prob``).
-
-        Args:
-            results (dict): The pipeline results.
-
-        Returns:
-            dict: ``results`` with ``key`` replaced, or unchanged.
-        """
-        sample_idx = _sample_idx(results, self.__class__.__name__)
-        rng = sample_rng(self.seed, sample_idx, self.key)
-        if rng.random() >= self.prob:
-            return results
-        values, was_list = _as_array(results, self.key)
-        mean = float(values.mean()) if self.mean is None else self.mean
-        std = float(values.std()) if self.std is None else self.std
-        noise = rng.normal(mean, std, size=values.shape)
-        _store(results, self.key, noise, values.dtype, was_list)
-        return results
-
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(key={self.key!r}, '
-                f'seed={self.seed}, mean={self.mean}, std={self.std}, '
-                f'prob={self.prob})')
