@@ -254,10 +254,11 @@ def read_training(work_dir: str, method: str, seed: int, wall_s: float,
 def write_test_config(config: str, options: dict, out_file: str) -> str:
     """The test config: ``config`` with the options and contribution metric.
 
-    The recognizer predicts once more per modality with that input replaced
-    by zeros, i.e. its training mean after standardisation
-    (``model.test_cfg.ablation='mean'``), and ``ModalityContributionMetric``
-    reports the fused top-1 lost without each modality.
+    With ``tools/test.py --tta``, ``ModalityAblationTTA`` predicts once more
+    per modality with that input replaced by zeros, i.e. its training mean
+    after standardisation (``tta_model`` with ``ablation='mean'``), and
+    ``ModalityContributionMetric`` reports the fused top-1 lost without each
+    modality.
 
     Args:
         config (str): The entry config.
@@ -269,7 +270,7 @@ def write_test_config(config: str, options: dict, out_file: str) -> str:
     """
     cfg = Config.fromfile(osp.join(REPO, config))
     cfg.merge_from_dict(options)
-    cfg.model.test_cfg = dict(ablation='mean')
+    cfg.tta_model = dict(type='ModalityAblationTTA', ablation='mean')
     evaluators = cfg.test_evaluator
     if not isinstance(evaluators, (list, tuple)):
         evaluators = [evaluators]

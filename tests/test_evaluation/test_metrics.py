@@ -76,6 +76,7 @@ def test_contribution_drops():
 
 def test_contribution_needs_ablated_scores():
     metric = ModalityContributionMetric(modalities=('audio', 'visual'))
-    with pytest.raises(KeyError, match="ablation='mean'"):
+    with pytest.raises(KeyError, match=r"tta_model = dict\(type="
+                       r"'ModalityAblationTTA'.*--tta"):
         metric.process({}, [dict(gt_label=torch.tensor([0]),
                                  pred_score=dict(fused=torch.ones(4)))])

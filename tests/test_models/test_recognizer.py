@@ -226,36 +226,15 @@ def test_train_step_with_mmengine_amp_bf16_on_cpu(monkeypatch):
     assert after.dtype == torch.float32 and not torch.equal(before, after)
 
 
-@pytest.mark.parametrize('ablation', ['mean', 'noise'])
-def test_ablation_adds_fused_scores_without_each_modality(ablation):
-    model = recognizer(head='RollingQFusionHead', attn_drop=0.0,
-                       proj_drop=0.0).eval()
-    inputs, samples = batch(size=3)
+def test_inputs_are_checked_once_per_call(monkeypatch):
+    model = recognizer().eval()
+    checks = []
+    check = model._check_inputs
+    monkeypatch.setattr(model, '_check_inputs',
+                        lambda inputs: checks.append(1) or check(inputs))
+    inputs, samples = batch(views=2)
     with torch.no_grad():
-        plain = model(inputs, [s.clone() for s in samples], mode='predict')
-        model.test_cfg = dict(ablation=ablation, ablation_seed=1)
-        ablated = model(inputs, samples, mode='predict')
-        # The ablated scores equal a prediction on inputs with that
-        # modality replaced (zeros for 'mean').
-        zero_audio = dict(inputs, audios=torch.zeros_like(inputs['audios']))
-        model.test_cfg = None
-        reference = model(zero_audio, [s.clone() for s in samples],
-                          mode='predict')
-    for p, a, r in zip(plain, ablated, reference):
-        assert torch.equal(p.pred_score['fused'], a.pred_score['fused'])
-        assert set(a.pred_score) == {'fused', 'audio', 'visual',
-                                     'fused_without_audio',
-                                     'fused_without_visual'}
-        assert not torch.allclose(a.pred_score['fused_without_audio'],
-                                  a.pred_score['fused'])
-        if ablation == 'mean':
-            assert torch.allclose(a.pred_score['fused_without_audio'],
-                                  r.pred_score['fused'], atol=1e-6)
-
-
-def test_unknown_ablation_is_refused():
-    model = recognizer(head='RollingQFusionHead').eval()
-    model.test_cfg = dict(ablation='shuffle')
-    inputs, samples = batch()
-    with pytest.raises(ValueError, match='test_cfg.ablation'):
-        model(inputs, samples, mode='predict')
+        for mode in ('loss', 'predict', 'tensor'):
+            checks.clear()
+            model(inputs, [s.clone() for s in samples], mode=mode)
+            assert len(checks) == 1, mode

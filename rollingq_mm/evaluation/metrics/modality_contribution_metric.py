@@ -13,9 +13,10 @@ from ...keys import ABLATED_KEY, FUSED_KEY
 class ModalityContributionMetric(BaseMetric):
     """Top-1 drop of the fused output when one modality is ablated.
 
-    For each modality m the recognizer (``AudioVisualRecognizer`` with
-    ``test_cfg=dict(ablation='mean' | 'noise')``) predicts a second time with
-    m's input replaced, and stores the scores under
+    For each modality m the test-time wrapper ``ModalityAblationTTA``
+    (``tta_model = dict(type='ModalityAblationTTA', ablation='mean')`` in
+    the config, ``tools/test.py --tta``) predicts a second time with m's
+    input replaced, and stores the scores under
     ``pred_score['fused_without_<m>']``. This metric reports
     ``<m>_drop`` = top-1(fused) − top-1(fused without m) and the ablated
     top-1 itself. A drop near 0 means the fusion ignores m.
@@ -47,8 +48,10 @@ class ModalityContributionMetric(BaseMetric):
             if missing:
                 raise KeyError(
                     f'ModalityContributionMetric: sample {index} has no '
-                    f'pred_score {missing}; set the recognizer\'s '
-                    "test_cfg=dict(ablation='mean') (or 'noise').")
+                    f'pred_score {missing}; the modality ablation runs in '
+                    "ModalityAblationTTA: set tta_model = dict(type="
+                    "'ModalityAblationTTA', ablation='mean') (or 'noise') "
+                    'in the config and run tools/test.py with --tta.')
             label = int(torch.as_tensor(sample['gt_label']).reshape(-1)[0])
             self.results.append({
                 key: int(torch.as_tensor(scores[key]).argmax()) == label

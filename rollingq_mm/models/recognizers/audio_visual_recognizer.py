@@ -1,12 +1,12 @@
 """Audio-visual recognizer: one encoder per modality, one fusion head."""
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from mmengine.model import BaseModel, ModuleDict
 
 from mmaction.registry import MODELS
 from mmaction.utils import OptSampleList, SampleList
-from ...keys import ABLATED_KEY, FUSED_KEY
+from ...keys import FUSED_KEY
 from ..necks import TokenNeck
 
 
@@ -49,11 +49,8 @@ class AudioVisualRecognizer(BaseModel):
             (``format_shape='NCTHW'`` for ``imgs``, ``'NCHW'`` otherwise).
         train_cfg (dict, optional): Kept as ``self.train_cfg`` like
             mmaction2's recognizers. Defaults to None.
-        test_cfg (dict, optional): ``ablation='mean' | 'noise'`` adds, for
-            each modality m, ``pred_score['fused_without_<m>']`` (the fused
-            prediction with m's input replaced, for
-            ``ModalityContributionMetric``); ``ablation_seed`` seeds the
-            noise. Defaults to None.
+        test_cfg (dict, optional): Kept as ``self.test_cfg`` like
+            mmaction2's recognizers. Defaults to None.
         init_cfg (dict or list[dict], optional): Initialisation config.
             Defaults to None.
     """
@@ -135,27 +132,43 @@ class AudioVisualRecognizer(BaseModel):
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
 
-    def _modality_input(self, name: str,
-                        inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
-        """The batch tensor (B, N, ...) of one modality, checked."""
-        key = self.input_keys[name]
-        if not isinstance(inputs, dict) or key not in inputs:
-            found = (sorted(inputs) if isinstance(inputs, dict) else
-                     type(inputs).__name__)
-            raise KeyError(
-                f'AudioVisualRecognizer: modality "{name}" reads inputs'
-                f'["{key}"], but the batch has {found}; check '
-                'PackActionInputs(collect_keys=...) in the pipeline and the '
-                'data_preprocessor.')
-        data = inputs[key]
-        min_dim = 6 if self.frame_wise[name] else 3
-        if data.dim() < min_dim:
+    def _check_inputs(self, inputs: Dict[str, torch.Tensor]
+                      ) -> Tuple[Dict[str, torch.Tensor], int]:
+        """Each modality's batch tensor (B, N_m, ...), checked, and N.
+
+        Every modality's input key must be present with at least the
+        (B, N, ...) dims (six for ``frame_wise``), and every N_m is 1 or the
+        same N.
+        """
+        data = {}
+        for name in self.modality_names:
+            key = self.input_keys[name]
+            if not isinstance(inputs, dict) or key not in inputs:
+                found = (sorted(inputs) if isinstance(inputs, dict) else
+                         type(inputs).__name__)
+                raise KeyError(
+                    f'AudioVisualRecognizer: modality "{name}" reads inputs'
+                    f'["{key}"], but the batch has {found}; check '
+                    'PackActionInputs(collect_keys=...) in the pipeline and '
+                    'the data_preprocessor.')
+            tensor = inputs[key]
+            min_dim = 6 if self.frame_wise[name] else 3
+            if tensor.dim() < min_dim:
+                raise ValueError(
+                    f'AudioVisualRecognizer: inputs["{key}"] of modality '
+                    f'"{name}" has shape {tuple(tensor.shape)}; expected '
+                    '(B, N, ...) with N views' +
+                    (', and (B, N, C, T, H, W) for frame_wise'
+                     if self.frame_wise[name] else '') + '.')
+            data[name] = tensor
+        views = {name: tensor.shape[1] for name, tensor in data.items()}
+        num_views = max(views.values())
+        if any(n not in (1, num_views) for n in views.values()):
             raise ValueError(
-                f'AudioVisualRecognizer: inputs["{key}"] of modality "{name}" '
-                f'has shape {tuple(data.shape)}; expected (B, N, ...) with N '
-                'views' + (', and (B, N, C, T, H, W) for frame_wise'
-                           if self.frame_wise[name] else '') + '.')
-        return data
+                'AudioVisualRecognizer: the numbers of views per modality '
+                f'{views} must be equal, or 1 for a modality shared by all '
+                'views.')
+        return data, num_views
 
     def extract_feat(
             self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
@@ -169,18 +182,13 @@ class AudioVisualRecognizer(BaseModel):
             dict: Modality name -> tokens (B*N, L_m, C_m); the N views of a
             sample are consecutive (N = 1 gives (B, L_m, C_m)).
         """
-        views = {}
-        for name in self.modality_names:
-            views[name] = self._modality_input(name, inputs).shape[1]
-        num_views = max(views.values())
-        if any(n not in (1, num_views) for n in views.values()):
-            raise ValueError(
-                'AudioVisualRecognizer: the numbers of views per modality '
-                f'{views} must be equal, or 1 for a modality shared by all '
-                'views.')
+        return self._tokens_of(*self._check_inputs(inputs))
+
+    def _tokens_of(self, data: Dict[str, torch.Tensor],
+                   num_views: int) -> Dict[str, torch.Tensor]:
+        """Tokens of every modality's checked batch (B, N_m, ...)."""
         return {
-            name: self._tokens(name, self._modality_input(name, inputs),
-                               num_views)
+            name: self._tokens(name, data[name], num_views)
             for name in self.modality_names
         }
 
@@ -203,12 +211,6 @@ class AudioVisualRecognizer(BaseModel):
             tokens = tokens.repeat_interleave(num_views, dim=0)
         return tokens
 
-    def num_views(self, inputs: Dict[str, torch.Tensor]) -> int:
-        """Number of views (clips) per sample in a batch."""
-        return max(
-            self._modality_input(m, inputs).shape[1]
-            for m in self.modality_names)
-
     def loss(self, inputs: Dict[str, torch.Tensor],
              data_samples: SampleList) -> Dict[str, torch.Tensor]:
         """Losses of a batch; every view is a training sample.
@@ -222,8 +224,8 @@ class AudioVisualRecognizer(BaseModel):
             dict: The head's losses (``loss_cls``, ``loss_probe_<m>``) and
             scalars (e.g. ``air``, ``attn_<m>``).
         """
-        feats = self.extract_feat(inputs)
-        num_views = self.num_views(inputs)
+        data, num_views = self._check_inputs(inputs)
+        feats = self._tokens_of(data, num_views)
         if num_views > 1:
             data_samples = [s for s in data_samples for _ in range(num_views)]
         return self.fusion_head.loss(feats, data_samples)
@@ -245,13 +247,9 @@ class AudioVisualRecognizer(BaseModel):
             (tensors, or dicts of tensors) is the mean over the views and
             ``pred_label`` the argmax of the mean fused score.
         """
-        feats = self.extract_feat(inputs)
-        num_views = self.num_views(inputs)
-        data_samples = self._predict_feats(feats, data_samples, num_views)
-        ablation = (self.test_cfg or {}).get('ablation')
-        if ablation is not None:
-            self._predict_ablated(inputs, feats, data_samples, ablation)
-        return data_samples
+        data, num_views = self._check_inputs(inputs)
+        return self._predict_feats(self._tokens_of(data, num_views),
+                                   data_samples, num_views)
 
     def _predict_feats(self, feats: Dict[str, torch.Tensor],
                        data_samples: SampleList, num_views: int) -> SampleList:
@@ -269,41 +267,6 @@ class AudioVisualRecognizer(BaseModel):
                     sample.set_field(self._mean_over_views(key, values), key)
             sample.set_pred_label(sample.pred_score[FUSED_KEY].argmax())
         return data_samples
-
-    def _predict_ablated(self, inputs: Dict[str, torch.Tensor],
-                         feats: Dict[str, torch.Tensor],
-                         data_samples: SampleList, ablation: str) -> None:
-        """Predict once more per modality with that modality's input replaced.
-
-        ``'mean'`` replaces the (normalised) input by zeros, its dataset mean
-        when the data preprocessor or the feature transform standardises
-        it (as every config here does); ``'noise'`` by Gaussian noise with
-        the batch's mean and std of that input (seeded by
-        ``test_cfg.ablation_seed``, default 0). The fused scores are stored
-        as ``pred_score['fused_without_<m>']`` for
-        ``ModalityContributionMetric``.
-        """
-        if ablation not in ('mean', 'noise'):
-            raise ValueError(f'model.test_cfg.ablation must be "mean" or '
-                             f'"noise", got {ablation!r}')
-        num_views = self.num_views(inputs)
-        generator = torch.Generator(device='cpu').manual_seed(
-            int(self.test_cfg.get('ablation_seed', 0)))
-        for name in self.modality_names:
-            data = self._modality_input(name, inputs)
-            if ablation == 'mean':
-                replaced = torch.zeros_like(data)
-            else:
-                noise = torch.randn(data.shape, generator=generator)
-                replaced = (noise.to(data) * data.float().std() +
-                            data.float().mean()).to(data.dtype)
-            ablated = dict(feats)
-            ablated[name] = self._tokens(name, replaced, num_views)
-            samples = self._predict_feats(
-                ablated, [s.clone() for s in data_samples], num_views)
-            for sample, result in zip(data_samples, samples):
-                sample.pred_score[ABLATED_KEY.format(name)] = \
-                    result.pred_score[FUSED_KEY]
 
     @staticmethod
     def _mean_over_views(key: str, values: list):
