@@ -11,6 +11,9 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01))
 
+# The cosine phase has no `end` (nor T_max): the Runner ends it at
+# train_cfg.max_epochs, so `--cfg-options train_cfg.max_epochs=N` (or a
+# derived config's train_cfg) stretches the decay to epoch N.
 param_scheduler = [
     dict(
         type='LinearLR',
@@ -24,7 +27,6 @@ param_scheduler = [
         eta_min=0.0,
         by_epoch=True,
         begin=1,
-        end=20,
         convert_to_iter_based=True)
 ]
 

@@ -10,6 +10,9 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=1e-4))
 
+# The cosine phase has no `end` (nor T_max): the Runner ends it at
+# train_cfg.max_epochs, so `--cfg-options train_cfg.max_epochs=N` (or a
+# derived config's train_cfg) stretches the decay to epoch N.
 param_scheduler = [
     dict(
         type='LinearLR',
@@ -23,7 +26,6 @@ param_scheduler = [
         eta_min=0.0,
         by_epoch=True,
         begin=2.5,
-        end=30,
         convert_to_iter_based=True)
 ]
 
