@@ -57,15 +57,23 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config, DictAction
 from mmengine.fileio import load
 
-from rollingq_mm.analysis import mean_std
 from rollingq_mm.keys import ATTN_SHARE_KEY, FUSED_KEY
 from rollingq_mm.visualization import load_run_curves
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# The harness's one run-table module (mean ± std over runs, the best
+# checkpoint of a run) lives in tools/analysis, beside noise_probe_runs.py.
+if osp.join(REPO, 'tools', 'analysis') not in sys.path:
+    sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
+from run_table import (  # noqa: E402
+    find_checkpoint, format_mean_std, num_runs, runs_table)
+
 METHODS = ('vanilla', 'rollingq', 'concat', 'audio_only', 'visual_only')
 #: What the benchmark runs unless ``--methods`` says otherwise.
 DEFAULT_METHODS = ('vanilla', 'rollingq', 'concat')
 MODALITIES = ('audio', 'visual')
+#: The best validation checkpoint of a run and its epoch.
+BEST_CKPT_PATTERN = 'best_acc_fused_top1_epoch_*.pth'
 BEST_CKPT = re.compile(r'best_acc_fused_top1_epoch_(\d+)\.pth$')
 #: ``corrupted`` values of the AV-Digits metadata and their names.
 QUALITY_GROUPS = dict(none='clean', audio='audio corrupted',
@@ -200,24 +208,6 @@ def run_command(command: List[str], env: Dict[str, str], log_file: str,
     return wall, cpu
 
 
-def best_checkpoint(work_dir: str) -> str:
-    """The single ``best_acc_fused_top1_epoch_*.pth`` of a training run.
-
-    Args:
-        work_dir (str): The run's work dir.
-
-    Returns:
-        str: The checkpoint path.
-    """
-    found = [p for p in glob.glob(osp.join(work_dir, 'best_*.pth'))
-             if BEST_CKPT.search(p)]
-    if len(found) != 1:
-        raise FileNotFoundError(
-            f'{work_dir}: expected one best_acc_fused_top1_epoch_*.pth, '
-            f'found {sorted(found)}')
-    return found[0]
-
-
 def read_training(work_dir: str, method: str, seed: int, wall_s: float,
                   cpu_s: float) -> RunRecord:
     """A run's record from its work dir (logged scalars, best checkpoint).
@@ -232,7 +222,8 @@ def read_training(work_dir: str, method: str, seed: int, wall_s: float,
     Returns:
         RunRecord: Without test metrics.
     """
-    epoch = int(BEST_CKPT.search(best_checkpoint(work_dir)).group(1))
+    epoch = int(BEST_CKPT.search(
+        find_checkpoint(work_dir, BEST_CKPT_PATTERN)).group(1))
     curves = load_run_curves(work_dir)
     val = {}
     for name in ('fused', ) + MODALITIES:
@@ -410,19 +401,11 @@ def summarise(records: Sequence[RunRecord]) -> Dict[str, dict]:
         ``'cpu_ratio_rollingq_vs_vanilla'`` (mean time of RollingQ over mean
         time of vanilla) when both ran.
     """
-    summary: Dict[str, dict] = {}
-    for method in METHODS:
-        runs = [r for r in records if r.method == method]
-        if not runs:
-            continue
-        summary[method] = {}
-        for key, _, getter in COLUMNS:
-            values = [getter(r) for r in runs]
-            values = [v for v in values if v is not None]
-            if values:
-                mean, std = mean_std(values)
-                summary[method][key] = dict(mean=mean, std=std,
-                                            n=len(values))
+    summary: Dict[str, dict] = runs_table({
+        method: [{key: getter(r) for key, _, getter in COLUMNS}
+                 for r in records if r.method == method]
+        for method in METHODS if any(r.method == method for r in records)
+    })
     if 'rollingq' in summary and 'vanilla' in summary:
         for key in ('wall', 'cpu'):
             summary[f'{key}_ratio_rollingq_vs_vanilla'] = (
@@ -441,8 +424,8 @@ def format_table(summary: Dict[str, dict]) -> str:
         str: The table, and the time ratio lines when present.
     """
     methods = [m for m in METHODS if m in summary]
-    runs = {m: max(s['n'] for s in summary[m].values()) for m in methods}
-    lines = ['| | ' + ' | '.join(f'{m} (n={runs[m]})' for m in methods) +
+    lines = ['| | ' + ' | '.join(f'{m} (n={num_runs(summary[m])})'
+                                 for m in methods) +
              ' |', '|---' * (len(methods) + 1) + '|']
     for key, title, _ in COLUMNS:
         if not any(key in summary[m] for m in methods):
@@ -453,8 +436,7 @@ def format_table(summary: Dict[str, dict]) -> str:
         for method in methods:
             stats = summary[method].get(key)
             cells.append('-' if stats is None else
-                         f'{stats["mean"]:.{digits}f} ± '
-                         f'{stats["std"]:.{digits}f}')
+                         format_mean_std(stats, f'.{digits}f'))
         lines.append(f'| {title} | ' + ' | '.join(cells) + ' |')
     if 'wall_ratio_rollingq_vs_vanilla' in summary:
         lines.append('')
@@ -533,7 +515,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[RunRecord]:
                 osp.join(work_dir, f'test_{method}_avdigits.py'))
             predictions = osp.join(test_dir, 'predictions.pkl')
             run_command([sys.executable, 'tools/test.py', test_config,
-                         best_checkpoint(work_dir), '--work-dir', test_dir,
+                         find_checkpoint(work_dir, BEST_CKPT_PATTERN),
+                         '--work-dir', test_dir,
                          '--dump', predictions],
                         env, osp.join(test_dir, 'test.log'),
                         f'testing {method} seed {seed}')

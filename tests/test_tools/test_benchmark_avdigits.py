@@ -4,6 +4,7 @@ import importlib.util
 import json
 import math
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,16 @@ def record(bench, method, seed, fused, wall, air=None, rotations=()):
                            cpu_s=wall / 2, best_epoch=3, val=val, test=test,
                            final_air=air, final_attn=attn,
                            rotation_epochs=list(rotations))
+
+
+def test_tables_and_checkpoints_come_from_the_harness_run_table(bench):
+    """One table builder and best-checkpoint finder for the benchmark and
+    tools/analysis/noise_probe_runs.py: tools/analysis/run_table.py."""
+    run_table = sys.modules[bench.runs_table.__module__]
+    assert Path(run_table.__file__) == (REPO / 'tools' / 'analysis' /
+                                        'run_table.py')
+    assert bench.find_checkpoint is run_table.find_checkpoint
+    assert not hasattr(bench, 'best_checkpoint')
 
 
 def test_schedule_interleaves_methods_and_rotates_their_order(bench):
@@ -135,6 +146,9 @@ def test_read_training_takes_the_best_epoch_and_the_last_air(bench, tmp_path):
                       'acc/visual_top1': 0.3, 'step': epoch})
     write_scalars(tmp_path, lines)
     (tmp_path / 'best_acc_fused_top1_epoch_2.pth').write_bytes(b'')
+    # Another metric's best checkpoint and a periodic one do not count.
+    (tmp_path / 'best_loss_epoch_3.pth').write_bytes(b'')
+    (tmp_path / 'epoch_3.pth').write_bytes(b'')
     run = bench.read_training(str(tmp_path), 'rollingq', 4, 12.5, 20.0)
     assert (run.method, run.seed, run.wall_s, run.cpu_s, run.best_epoch) == (
         'rollingq', 4, 12.5, 20.0, 2)

@@ -21,12 +21,15 @@ from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 
 import rollingq_mm  # noqa: F401  (compat layer and registration)
-from rollingq_mm.analysis import (check_probe_args, format_probe_report,
-                                  modality_input_keys, probe_tables,
-                                  run_noise_probe, save_probe_results)
 from rollingq_mm.utils import (add_runner_args, apply_runner_args,
                                build_runner, exit_distributed_cleanly,
                                validate_config)
+
+# Helpers beside this script (its folder is on sys.path when it runs).
+from probe_outputs import (format_probe_report, probe_tables,
+                           save_probe_results)
+from probe_passes import (check_probe_args, modality_input_keys,
+                          run_noise_probe)
 
 
 def parse_args() -> argparse.Namespace:

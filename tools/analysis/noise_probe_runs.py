@@ -22,11 +22,10 @@ from collections import defaultdict
 
 from mmengine.logging import print_log
 
-from rollingq_mm.analysis import read_csv, write_csv
-from rollingq_mm.analysis.run_table import (aggregate_runs, find_run_files,
-                                            format_runs_table,
-                                            plot_runs_table,
-                                            runs_table_csv_rows)
+# Helpers beside this script (its folder is on sys.path when it runs).
+from probe_summary import read_csv, write_csv
+from run_table import (find_run_files, format_runs_table, plot_runs_table,
+                       probe_run_values, runs_table, runs_table_csv_rows)
 
 PROBE = osp.join(osp.dirname(osp.abspath(__file__)), 'noise_probe.py')
 
@@ -103,7 +102,12 @@ def main() -> None:
     first_accuracy = next(iter(runs.values()))[0][0]
     modalities = args.modalities or list(
         dict.fromkeys(r['corrupted'] for r in first_accuracy))
-    table = aggregate_runs(runs, modalities, args.levels)
+    table = runs_table({
+        label: [probe_run_values(accuracy, correlation, modalities,
+                                 args.levels)
+                for accuracy, correlation in tables]
+        for label, tables in runs.items()
+    })
     text = format_runs_table(table, modalities, args.levels)
     command = ' '.join(shlex.quote(a) for a in ['python', *sys.argv])
     with open(osp.join(args.out_dir, 'summary.md'), 'w') as file:

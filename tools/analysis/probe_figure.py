@@ -4,7 +4,7 @@ import os
 import os.path as osp
 from typing import Mapping, Sequence
 
-from .probe_summary import RANDOM
+from probe_summary import RANDOM
 
 COLOURS = ('tab:red', 'tab:blue', 'tab:green', 'tab:orange', 'tab:purple')
 
@@ -25,7 +25,7 @@ def plot_noise_probe(accuracy_rows: Sequence[Mapping],
 
     Args:
         accuracy_rows (Sequence[Mapping]): From
-            ``rollingq_mm.analysis.probe_summary.accuracy_by_level``.
+            ``probe_summary.accuracy_by_level``.
         correlation_rows (Sequence[Mapping]): From
             ``attention_quality_correlation`` (same module).
         records (Sequence[Mapping]): The per-sample records.

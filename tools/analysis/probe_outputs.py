@@ -3,9 +3,9 @@ import os
 import os.path as osp
 from typing import Dict, List, Mapping, Sequence, Tuple
 
-from .probe_figure import plot_noise_probe
-from .probe_summary import (accuracy_by_level, attention_quality_correlation,
-                            write_csv)
+from probe_figure import plot_noise_probe
+from probe_summary import (accuracy_by_level, attention_quality_correlation,
+                           write_csv)
 
 RECORDS_FILE = 'records.csv'
 ACCURACY_FILE = 'accuracy.csv'

@@ -31,8 +31,9 @@ from mmengine.evaluator import BaseMetric, Evaluator
 from mmengine.logging import print_log
 from mmengine.runner import Runner, TestLoop
 
-from ..keys import ATTN_SHARE_KEY, NOISE_LEVEL_KEY
-from .probe_summary import CLEAN, RANDOM, setting_summary
+from rollingq_mm.keys import ATTN_SHARE_KEY, NOISE_LEVEL_KEY
+
+from probe_summary import CLEAN, RANDOM, setting_summary
 
 RECORD_META_KEYS = ('sample_idx', NOISE_LEVEL_KEY)
 FORMAT_PREFIXES = ('Format', 'Pack')

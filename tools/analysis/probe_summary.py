@@ -1,7 +1,7 @@
 """Accuracy per noise level and attention-quality correlation from records.
 
 Pure functions on the per-sample records of the noise probe (see
-:mod:`rollingq_mm.analysis.noise_probe`): one record is a flat dict with
+:mod:`probe_passes`): one record is a flat dict with
 ``setting``, ``corrupted``, ``level``, ``sample_idx``, ``label``,
 ``pred_<key>`` (predicted class of each score set, ``fused`` and each
 modality's probe), ``attn_<m>`` (attention share of the fusion CLS on m,

@@ -1,17 +1,49 @@
-"""Noise-probe results of several runs (seeds) per method, as one table.
+"""Runs x methods -> mean ± std, and the checkpoint of a training run.
 
-The format of the RollingQ paper's robustness table (Ni et al., ICML 2025,
-arXiv:2506.11465): per method, fused top-1 under noise levels 0 / 0.25 /
-0.5 / 1.0 on each modality and the Pearson r between attention and input
-quality, each as mean ± sample std (ddof = 1) over the method's runs.
+The one table builder of the experiment harness: :func:`runs_table` gives,
+per method, the mean ± sample std (ddof = 1) over its runs (seeds) of every
+column, for ``benchmarks/avdigits_benchmark.py`` (which puts this folder on
+``sys.path``) and ``noise_probe_runs.py``; :func:`find_checkpoint` is the one
+finder of a run's best checkpoint for both.
+
+The noise-probe table is the format of the RollingQ paper's robustness table
+(Ni et al., ICML 2025, arXiv:2506.11465): per method, fused top-1 under
+noise levels 0 / 0.25 / 0.5 / 1.0 on each modality and the Pearson r between
+attention and input quality.
 """
 import glob
 import os.path as osp
-from typing import Dict, List, Mapping, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-Tables = Tuple[List[dict], List[dict]]
+#: Column -> ``dict(mean=..., std=..., n=...)`` of one method.
+MethodStats = Dict[str, Dict[str, float]]
+
+
+def find_checkpoint(work_dir: str, pattern: str = 'best_*.pth') -> str:
+    """The single checkpoint of a training work dir that matches ``pattern``.
+
+    ``CheckpointHook(save_best=...)`` keeps one ``best_<metric>_epoch_<n>.pth``
+    per metric (it deletes the previous best).
+
+    Args:
+        work_dir (str): A training work dir.
+        pattern (str): Glob of the checkpoint inside it.
+            Defaults to 'best_*.pth'.
+
+    Returns:
+        str: The checkpoint path.
+
+    Raises:
+        FileNotFoundError: naming ``work_dir``, ``pattern`` and the matches
+            unless exactly one file matches.
+    """
+    found = sorted(glob.glob(osp.join(work_dir, pattern)))
+    if len(found) != 1:
+        raise FileNotFoundError(
+            f'{work_dir}: expected one {pattern}, found {found}')
+    return found[0]
 
 
 def find_run_files(run_dir: str,
@@ -19,11 +51,10 @@ def find_run_files(run_dir: str,
     """The config and checkpoint of a training work dir.
 
     MMEngine's Runner dumps the config as ``<work_dir>/<config name>.py``
-    (and the same text as ``<work_dir>/<time>/vis_data/config.py``);
-    ``CheckpointHook(save_best=...)`` writes ``best_<metric>_epoch_<n>.pth``.
-    When the work dir holds other ``.py`` files too (e.g. a test config
-    written beside the run), only those equal to a ``vis_data/config.py``
-    of the run count.
+    (and the same text as ``<work_dir>/<time>/vis_data/config.py``). When
+    the work dir holds other ``.py`` files too (e.g. a test config written
+    beside the run), only those equal to a ``vis_data/config.py`` of the
+    run count. The checkpoint is :func:`find_checkpoint`'s.
 
     Args:
         run_dir (str): A training work dir.
@@ -46,14 +77,12 @@ def find_run_files(run_dir: str,
                                            'config.py'))
         }
         configs = [path for path in found if _read(path) in dumped]
-    checkpoints = sorted(glob.glob(osp.join(run_dir, checkpoint_pattern)))
-    if len(configs) != 1 or len(checkpoints) != 1:
+    if len(configs) != 1:
         raise FileNotFoundError(
             f'{run_dir}: expected one dumped config (*.py, the one equal to '
-            f'<time>/vis_data/config.py when there are several) and one '
-            f'checkpoint ({checkpoint_pattern}); found configs {found} and '
-            f'checkpoints {checkpoints}')
-    return configs[0], checkpoints[0]
+            f'<time>/vis_data/config.py when there are several); found '
+            f'{found}')
+    return configs[0], find_checkpoint(run_dir, checkpoint_pattern)
 
 
 def _read(path: str) -> str:
@@ -69,48 +98,102 @@ def mean_std(values: Sequence[float]) -> Tuple[float, float]:
     return float(values.mean()), std
 
 
-def aggregate_runs(runs: Mapping[str, Sequence[Tables]],
-                   modalities: Sequence[str],
-                   levels: Sequence[float]) -> List[dict]:
-    """Mean and std over each method's runs of accuracy and correlation.
+def runs_table(
+    runs: Mapping[str, Sequence[Mapping[str, Optional[float]]]]
+) -> Dict[str, MethodStats]:
+    """Mean ± sample std over each method's runs of every column.
 
     Args:
-        runs (Mapping[str, Sequence[Tables]]): Method label -> one
-            ``(accuracy_rows, correlation_rows)`` per run (rows as written
-            to accuracy.csv / correlation.csv; values may be str).
+        runs (Mapping[str, Sequence[Mapping]]): Method -> one
+            ``{column: value}`` per run (run = seed); a value of None or a
+            missing column means the run has no such value.
+
+    Returns:
+        dict: Method -> column -> ``dict(mean=..., std=..., n=...)`` over
+        the runs that have a value (``n`` of them), for the columns at
+        least one run has, in the order of their first appearance.
+    """
+    table = {}
+    for method, rows in runs.items():
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        table[method] = {}
+        for column in columns:
+            values = [row[column] for row in rows
+                      if row.get(column) is not None]
+            if values:
+                mean, std = mean_std(values)
+                table[method][column] = dict(mean=mean, std=std,
+                                             n=len(values))
+    return table
+
+
+def num_runs(stats: MethodStats) -> int:
+    """The number of runs of one method of :func:`runs_table` (the most
+    values any column has)."""
+    return max((column['n'] for column in stats.values()), default=0)
+
+
+def format_mean_std(stats: Mapping[str, float], spec: str = '.3f',
+                    scale: float = 1.0) -> str:
+    """``'<mean> ± <std>'`` of one cell of :func:`runs_table`.
+
+    Args:
+        stats (Mapping[str, float]): ``mean`` and ``std``.
+        spec (str): Format spec of the mean; the std takes it without a
+            sign flag. Defaults to '.3f'.
+        scale (float): Factor of both, e.g. 100 for %. Defaults to 1.0.
+
+    Returns:
+        str: e.g. ``'0.720 ± 0.028'``.
+    """
+    return (f'{scale * stats["mean"]:{spec}} ± '
+            f'{scale * stats["std"]:{spec.lstrip("+")}}')
+
+
+def probe_run_values(accuracy: Sequence[Mapping],
+                     correlation: Sequence[Mapping],
+                     modalities: Sequence[str],
+                     levels: Sequence[float]) -> Dict[str, float]:
+    """One noise-probe run as a row of :func:`runs_table`.
+
+    Args:
+        accuracy (Sequence[Mapping]): The run's accuracy.csv rows (values
+            may be str).
+        correlation (Sequence[Mapping]): Its correlation.csv rows.
         modalities (Sequence[str]): Corrupted modalities (columns).
         levels (Sequence[float]): Noise levels (columns).
 
     Returns:
-        list[dict]: Per method ``method``, ``num_runs``, and for each
-        column ``<m>@<level>`` and ``r_<m>`` a ``(mean, std)`` pair
-        (fused top-1 in [0, 1]; ``r_<m>`` absent without attention).
+        dict: ``<m>@<level>`` -> fused top-1 in [0, 1] and, for the
+        modalities with a correlation row, ``r_<m>`` -> Pearson r.
+
+    Raises:
+        ValueError: an accuracy row of a modality and level is missing.
     """
-    table = []
-    for method, tables in runs.items():
-        row = dict(method=method, num_runs=len(tables))
-        for name in modalities:
-            for level in levels:
-                row[f'{name}@{level:g}'] = mean_std([
-                    float(r['top1_fused']) for accuracy, _ in tables
-                    for r in accuracy if r['corrupted'] == name
-                    and float(r['level']) == level
-                ])
-        for name in modalities:
-            values = [float(r['pearson_r']) for _, correlation in tables
-                      for r in correlation if r['modality'] == name]
-            if len(values) == len(tables):
-                row[f'r_{name}'] = mean_std(values)
-        table.append(row)
-    return table
+    row = {}
+    for name in modalities:
+        for level in levels:
+            values = [float(r['top1_fused']) for r in accuracy
+                      if r['corrupted'] == name and float(r['level']) == level]
+            if len(values) != 1:
+                raise ValueError(f'expected one accuracy row of {name} at '
+                                 f'noise level {level:g}, found '
+                                 f'{len(values)}')
+            row[f'{name}@{level:g}'] = values[0]
+    for r in correlation:
+        if r['modality'] in modalities:
+            row[f'r_{r["modality"]}'] = float(r['pearson_r'])
+    return row
 
 
-def format_runs_table(table: Sequence[Mapping], modalities: Sequence[str],
+def format_runs_table(table: Mapping[str, MethodStats],
+                      modalities: Sequence[str],
                       levels: Sequence[float]) -> str:
-    """A Markdown table of :func:`aggregate_runs` (top-1 in %).
+    """The noise-probe :func:`runs_table` as Markdown (top-1 in %).
 
     Args:
-        table (Sequence[Mapping]): From :func:`aggregate_runs`.
+        table (Mapping[str, MethodStats]): :func:`runs_table` of
+            :func:`probe_run_values` rows.
         modalities (Sequence[str]): Corrupted modalities.
         levels (Sequence[float]): Noise levels.
 
@@ -123,50 +206,52 @@ def format_runs_table(table: Sequence[Mapping], modalities: Sequence[str],
     ] + [f'Pearson r, {name}' for name in modalities]
     lines = ['| ' + ' | '.join(header) + ' |',
              '|' + '---|' * len(header)]
-    for row in table:
-        cells = [row['method'], str(row['num_runs'])]
+    for method, stats in table.items():
+        cells = [method, str(num_runs(stats))]
         for name in modalities:
             cells.append(' / '.join(
-                '{:.1f} ± {:.1f}'.format(*(100 * v for v in row[
-                    f'{name}@{level:g}'])) for level in levels))
+                format_mean_std(stats[f'{name}@{level:g}'], '.1f', 100)
+                for level in levels))
         for name in modalities:
-            value = row.get(f'r_{name}')
+            value = stats.get(f'r_{name}')
             cells.append('n/a' if value is None else
-                         '{:+.2f} ± {:.2f}'.format(*value))
+                         format_mean_std(value, '+.2f'))
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
-def runs_table_csv_rows(table: Sequence[Mapping]) -> List[Dict[str, object]]:
-    """:func:`aggregate_runs` flattened for a CSV (``<col>_mean/_std``).
+def runs_table_csv_rows(
+        table: Mapping[str, MethodStats]) -> List[Dict[str, object]]:
+    """:func:`runs_table` flattened for a CSV (``<col>_mean/_std``).
 
     Args:
-        table (Sequence[Mapping]): From :func:`aggregate_runs`.
+        table (Mapping[str, MethodStats]): From :func:`runs_table`.
 
     Returns:
-        list[dict]: One flat row per method, all with the same columns
-        (empty where a method has no value, e.g. no correlation).
+        list[dict]: One flat row per method (``method``, ``num_runs``,
+        then the columns), all with the same columns (empty where a method
+        has no value, e.g. no correlation).
     """
     columns = ['method', 'num_runs']
-    for row in table:
-        columns += [f'{key}_{stat}' for key, value in row.items()
-                    if isinstance(value, tuple) for stat in ('mean', 'std')
+    for stats in table.values():
+        columns += [f'{key}_{stat}' for key in stats
+                    for stat in ('mean', 'std')
                     if f'{key}_{stat}' not in columns]
     rows = []
-    for row in table:
+    for method, stats in table.items():
         flat = dict.fromkeys(columns, '')
-        flat.update(method=row['method'], num_runs=row['num_runs'])
-        for key, value in row.items():
-            if isinstance(value, tuple):
-                flat[f'{key}_mean'], flat[f'{key}_std'] = value
+        flat.update(method=method, num_runs=num_runs(stats))
+        for key, value in stats.items():
+            flat[f'{key}_mean'], flat[f'{key}_std'] = value['mean'], value[
+                'std']
         rows.append(flat)
     return rows
 
 
-def plot_runs_table(table: Sequence[Mapping], modalities: Sequence[str],
-                    levels: Sequence[float], out_file: str,
-                    title: str = '') -> str:
-    """Draw :func:`aggregate_runs` into one PNG.
+def plot_runs_table(table: Mapping[str, MethodStats],
+                    modalities: Sequence[str], levels: Sequence[float],
+                    out_file: str, title: str = '') -> str:
+    """Draw the noise-probe :func:`runs_table` into one PNG.
 
     One panel per corrupted modality with the fused top-1 (mean ± std over
     runs) of each method against the noise level, and, when the methods
@@ -174,7 +259,8 @@ def plot_runs_table(table: Sequence[Mapping], modalities: Sequence[str],
     per modality (bars: mean, whiskers: std).
 
     Args:
-        table (Sequence[Mapping]): From :func:`aggregate_runs`.
+        table (Mapping[str, MethodStats]): :func:`runs_table` of
+            :func:`probe_run_values` rows.
         modalities (Sequence[str]): Corrupted modalities.
         levels (Sequence[float]): Noise levels.
         out_file (str): PNG path.
@@ -187,19 +273,20 @@ def plot_runs_table(table: Sequence[Mapping], modalities: Sequence[str],
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    with_r = [row for row in table
-              if all(f'r_{m}' in row for m in modalities)]
+    with_r = [method for method, stats in table.items()
+              if all(f'r_{m}' in stats for m in modalities)]
     num_panels = len(modalities) + bool(with_r)
     fig, axes = plt.subplots(1, num_panels, figsize=(4 * num_panels, 3.4),
                              squeeze=False)
     axes = axes[0]
     colours = plt.rcParams['axes.prop_cycle'].by_key()['color']
     for ax, name in zip(axes, modalities):
-        for index, row in enumerate(table):
-            means, stds = zip(*(row[f'{name}@{level:g}'] for level in levels))
-            ax.errorbar(levels, 100 * np.array(means), 100 * np.array(stds),
-                        marker='o', capsize=3, color=colours[index],
-                        label=f'{row["method"]} ({row["num_runs"]} runs)')
+        for index, (method, stats) in enumerate(table.items()):
+            means, stds = _means_stds(
+                stats, [f'{name}@{level:g}' for level in levels])
+            ax.errorbar(levels, 100 * means, 100 * stds, marker='o',
+                        capsize=3, color=colours[index],
+                        label=f'{method} ({num_runs(stats)} runs)')
         ax.set_xlabel(f'{name} noise level (x {name} std)')
         ax.set_ylabel('fused test top-1 (%)')
         ax.set_title(f'{name} corrupted')
@@ -208,11 +295,11 @@ def plot_runs_table(table: Sequence[Mapping], modalities: Sequence[str],
     if with_r:
         ax = axes[-1]
         width = 0.8 / len(with_r)
-        for index, row in enumerate(with_r):
-            means, stds = zip(*(row[f'r_{m}'] for m in modalities))
+        for index, method in enumerate(with_r):
+            means, stds = _means_stds(table[method],
+                                      [f'r_{m}' for m in modalities])
             ax.bar(np.arange(len(modalities)) + index * width, means, width,
-                   yerr=stds, capsize=3, color=colours[index],
-                   label=row['method'])
+                   yerr=stds, capsize=3, color=colours[index], label=method)
         ax.set_xticks(np.arange(len(modalities)) + width *
                       (len(with_r) - 1) / 2)
         ax.set_xticklabels(modalities)
@@ -227,3 +314,10 @@ def plot_runs_table(table: Sequence[Mapping], modalities: Sequence[str],
     fig.savefig(out_file, dpi=90)
     plt.close(fig)
     return out_file
+
+
+def _means_stds(stats: MethodStats,
+                columns: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
+    """Means and stds of some columns of one method, as two arrays."""
+    return (np.array([stats[c]['mean'] for c in columns]),
+            np.array([stats[c]['std'] for c in columns]))

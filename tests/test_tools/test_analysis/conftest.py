@@ -4,6 +4,10 @@ The project's configs/rollingq_avdigits.py (and concat_avdigits.py) with
 one-layer 16-wide towers, 200 training / 60 test samples of the shipped
 data/avdigits, two epochs: the real Runner, pipeline and checkpoint, in
 about ten seconds.
+
+Puts ``tools/analysis`` on ``sys.path``, as it is when its scripts run, so
+that the tests import the helper modules beside them (``probe_passes``,
+``probe_summary``, ``probe_outputs``, ``run_table``).
 """
 import os
 import subprocess
@@ -15,9 +19,14 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-from rollingq_mm.analysis import read_csv
+REPO = Path(__file__).resolve().parents[3]
+TOOLS_ANALYSIS = REPO / 'tools' / 'analysis'
+if str(TOOLS_ANALYSIS) not in sys.path:
+    sys.path.insert(0, str(TOOLS_ANALYSIS))
 
-REPO = Path(__file__).resolve().parents[2]
+from probe_summary import read_csv  # noqa: E402
+from run_table import find_checkpoint  # noqa: E402
+
 AVDIGITS = REPO / 'data' / 'avdigits'
 TINY_ARCH = dict(embed_dims=16, num_layers=1, num_heads=2,
                  feedforward_channels=32)
@@ -88,9 +97,9 @@ def trained_rollingq(tmp_path_factory) -> dict:
     cfg.dump(str(config_file))
     init_default_scope('mmaction')
     Runner.from_cfg(Config.fromfile(str(config_file))).train()
-    checkpoints = sorted((folder / 'train').glob('best_acc_fused_top1_*.pth'))
-    assert len(checkpoints) == 1
-    return dict(config=config_file, checkpoint=checkpoints[0],
+    checkpoint = find_checkpoint(str(folder / 'train'),
+                                 'best_acc_fused_top1_*.pth')
+    return dict(config=config_file, checkpoint=Path(checkpoint),
                 folder=folder, num_test=SPLIT_SIZES['test'])
 
 

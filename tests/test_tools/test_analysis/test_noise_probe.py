@@ -7,11 +7,10 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmaction.structures import ActionDataSample
 
-from rollingq_mm.analysis import (NoiseSetting, ProbeRecorder,
-                                  check_probe_args, corrupt_pipeline,
-                                  modality_input_keys, probe_settings,
-                                  probe_tables, run_noise_probe,
-                                  save_probe_results)
+from probe_outputs import probe_tables, save_probe_results
+from probe_passes import (NoiseSetting, ProbeRecorder, check_probe_args,
+                          corrupt_pipeline, modality_input_keys,
+                          probe_settings, run_noise_probe)
 
 KEYS = dict(audio='audios', visual='imgs')
 PIPELINE = [

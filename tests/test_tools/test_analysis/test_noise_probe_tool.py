@@ -18,12 +18,12 @@ import pytest
 from PIL import Image
 from scipy import stats
 
-from rollingq_mm.analysis import read_csv
+from probe_summary import read_csv
 
 LEVELS = (0.0, 0.5, 1.0)  # the probe fixture's (conftest.py)
 MODALITIES = ('audio', 'visual')
 RANDOM_MAX = 1.5
-TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'analysis' / \
+TOOL = Path(__file__).resolve().parents[3] / 'tools' / 'analysis' / \
     'noise_probe.py'
 
 

@@ -4,9 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from rollingq_mm.analysis import (accuracy_by_level,
-                                  attention_quality_correlation, read_csv,
-                                  setting_summary, top1, write_csv)
+from probe_summary import (accuracy_by_level, attention_quality_correlation,
+                           read_csv, setting_summary, top1, write_csv)
 
 
 def record(setting, corrupted, level, idx, label, fused, audio, visual,
