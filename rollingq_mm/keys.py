@@ -8,6 +8,14 @@ FUSED_KEY = 'fused'
 #: Extras / ``pred_score`` entry: per-sample attention share per modality
 #: (B, M), the attention mass of the fusion [CLS] on that modality's tokens.
 ATTN_SHARE_KEY = 'attn_share'
+#: Extras / ``pred_score`` entry: per-sample token-count-normalised attention
+#: share per modality (B, M), n_m = (a_m / L_m) / Σ_j (a_j / L_j) with a_m the
+#: ``attn_share`` entry and L_m the modality's token count; 1/M each under
+#: uniform attention whatever the token counts.
+ATTN_SHARE_NORM_KEY = 'attn_share_norm'
+#: Training scalar of the batch / epoch mean of ``attn_share_norm`` for
+#: modality ``{}`` (beside ``attn_{}``, the raw share).
+ATTN_NORM_SCALAR = 'attn_norm_{}'
 #: Extras / ``pred_score`` entry: per-sample cos(q, kbar_i^m) (B, M).
 COSINE_KEY = 'modality_cos'
 #: ``pred_score`` entry of the fused scores with modality ``{}`` ablated.

@@ -16,8 +16,11 @@ class AIRStatistics:
     """Sums over the samples of one epoch of RollingQ's attention statistics.
 
     Holds, in float64: the sum of the per-sample mean keys kbar_i^m (M, C),
-    the sum of cos(q, kbar_i^m) (M,), the sum of the attention share of the
-    fusion query on each modality's tokens (M,) and the number of samples.
+    the sum of cos(q, kbar_i^m) (M,), the sums of the attention share of the
+    fusion query on each modality's tokens and of its token-count-normalised
+    share (M,) and the number of samples; apart from these, the number of
+    correct top-1 predictions of each modality's unimodal probe (M,) and
+    the number of labelled samples they were counted on.
     These are plain tensors, not module buffers, so DDP's buffer broadcast
     never overwrites the rank-local sums; they are created on the device of
     the first batch.
@@ -44,7 +47,10 @@ class AIRStatistics:
             key_sum=torch.zeros(self.num_modalities, self.channels, **zeros),
             cos_sum=torch.zeros(self.num_modalities, **zeros),
             share_sum=torch.zeros(self.num_modalities, **zeros),
-            count=torch.zeros((), **zeros))
+            share_norm_sum=torch.zeros(self.num_modalities, **zeros),
+            count=torch.zeros((), **zeros),
+            probe_hits=torch.zeros(self.num_modalities, **zeros),
+            probe_count=torch.zeros((), **zeros))
 
     def reset(self) -> None:
         """Forget every sample (start of an epoch)."""
@@ -52,8 +58,8 @@ class AIRStatistics:
         self._reduced = False
 
     @torch.no_grad()
-    def update(self, mean_keys: Tensor, cosines: Tensor,
-               attn_share: Tensor) -> None:
+    def update(self, mean_keys: Tensor, cosines: Tensor, attn_share: Tensor,
+               attn_share_norm: Optional[Tensor] = None) -> None:
         """Add one batch.
 
         Args:
@@ -61,27 +67,58 @@ class AIRStatistics:
             cosines (Tensor): cos(q, kbar_i^m), shape (B, M).
             attn_share (Tensor): Attention share of the fusion query on each
                 modality's tokens, shape (B, M).
+            attn_share_norm (Tensor, optional): Its token-count-normalised
+                share (:func:`~rollingq_mm.models.rollingq.
+                token_normalised_share`), shape (B, M). Defaults to None:
+                counted as zeros.
         """
         batch = mean_keys.shape[0]
         expected = (batch, self.num_modalities, self.channels)
+        if attn_share_norm is None:
+            attn_share_norm = torch.zeros_like(attn_share)
         if tuple(mean_keys.shape) != expected or \
                 tuple(cosines.shape) != expected[:2] or \
-                tuple(attn_share.shape) != expected[:2]:
+                tuple(attn_share.shape) != expected[:2] or \
+                tuple(attn_share_norm.shape) != expected[:2]:
             raise ValueError(
-                f'AIRStatistics.update expects mean_keys {expected}, cosines '
-                f'and attn_share {expected[:2]}, got '
-                f'{tuple(mean_keys.shape)}, {tuple(cosines.shape)} and '
-                f'{tuple(attn_share.shape)}.')
+                f'AIRStatistics.update expects mean_keys {expected}, cosines, '
+                f'attn_share and attn_share_norm {expected[:2]}, got '
+                f'{tuple(mean_keys.shape)}, {tuple(cosines.shape)}, '
+                f'{tuple(attn_share.shape)} and '
+                f'{tuple(attn_share_norm.shape)}.')
+        sums = self._writable_sums(mean_keys.device)
+        sums['key_sum'] += mean_keys.detach().to(torch.float64).sum(dim=0)
+        sums['cos_sum'] += cosines.detach().to(torch.float64).sum(dim=0)
+        sums['share_sum'] += attn_share.detach().to(torch.float64).sum(dim=0)
+        sums['share_norm_sum'] += attn_share_norm.detach().to(
+            torch.float64).sum(dim=0)
+        sums['count'] += batch
+
+    @torch.no_grad()
+    def update_probes(self, hits: Tensor) -> None:
+        """Add one labelled batch's unimodal probe predictions.
+
+        Args:
+            hits (Tensor): Whether each modality's probe predicted the label
+                (top-1), shape (B, M), bool or 0/1.
+        """
+        if hits.dim() != 2 or hits.shape[1] != self.num_modalities:
+            raise ValueError('AIRStatistics.update_probes expects hits '
+                             f'(B, {self.num_modalities}), got '
+                             f'{tuple(hits.shape)}.')
+        sums = self._writable_sums(hits.device)
+        sums['probe_hits'] += hits.detach().to(torch.float64).sum(dim=0)
+        sums['probe_count'] += hits.shape[0]
+
+    def _writable_sums(self, device: torch.device) -> Dict[str, Tensor]:
+        """The accumulators (created on ``device`` at the first batch);
+        refuses once they were reduced across ranks."""
         if self._reduced:
             raise RuntimeError('AIRStatistics were already reduced across '
                                'ranks; call reset() before adding batches.')
         if self._sums is None:
-            self._sums = self._allocate(mean_keys.device)
-        sums = self._sums
-        sums['key_sum'] += mean_keys.detach().to(torch.float64).sum(dim=0)
-        sums['cos_sum'] += cosines.detach().to(torch.float64).sum(dim=0)
-        sums['share_sum'] += attn_share.detach().to(torch.float64).sum(dim=0)
-        sums['count'] += batch
+            self._sums = self._allocate(device)
+        return self._sums
 
     def all_reduce(self) -> None:
         """Sum the accumulators over all ranks, in place (once per epoch).
@@ -110,8 +147,10 @@ class AIRStatistics:
 
         Returns:
             dict: ``count`` (int), ``mean_keys`` E_m (M, C), ``cosines`` c_m
-            (M,) and ``attn_share`` (M,), float64 tensors on the device of the
-            accumulators.
+            (M,), ``attn_share`` (M,) and ``attn_share_norm`` (M,), float64
+            tensors on the device of the accumulators; when probe
+            predictions were added, also ``probe_accuracy`` (M,), the top-1
+            accuracy of each modality's probe over those samples.
 
         Raises:
             RuntimeError: no sample was accumulated (check :attr:`count`).
@@ -121,8 +160,13 @@ class AIRStatistics:
             raise RuntimeError('AIRStatistics hold no sample: no training '
                                'batch went through the fusion head.')
         sums = self._sums
-        return dict(
+        summary = dict(
             count=count,
             mean_keys=sums['key_sum'] / count,
             cosines=sums['cos_sum'] / count,
-            attn_share=sums['share_sum'] / count)
+            attn_share=sums['share_sum'] / count,
+            attn_share_norm=sums['share_norm_sum'] / count)
+        probe_count = int(sums['probe_count'])
+        if probe_count:
+            summary['probe_accuracy'] = sums['probe_hits'] / probe_count
+        return summary

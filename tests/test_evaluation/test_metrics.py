@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 import torch
+from mmaction.structures import ActionDataSample
 
 from rollingq_mm.evaluation import (AttentionShareMetric,
                                     ModalityContributionMetric)
+from rollingq_mm.models import RollingQFusionHead
 
 
 def attention_samples(shares, cosines=None):
@@ -39,6 +41,43 @@ def test_attention_share_without_cosines_has_no_air():
     result = metric.evaluate(2)
     assert 'attn/air' not in result
     assert result['attn/audio_mean'] == pytest.approx(0.4)
+
+
+def test_attention_share_reports_the_normalised_share_beside_the_raw():
+    shares = [[0.1, 0.8], [0.3, 0.6]]
+    normalised = [[0.5, 0.5], [0.8, 0.2]]
+    samples = attention_samples(shares)
+    for sample, norm in zip(samples, normalised):
+        sample['attn_share_norm'] = torch.tensor(norm)
+    metric = AttentionShareMetric(modalities=('audio', 'visual'),
+                                  quantiles=(0.5, ))
+    metric.process({}, samples)
+    result = metric.evaluate(2)
+    assert result['attn/audio_mean'] == pytest.approx(0.2)
+    assert result['attn/audio_norm_mean'] == pytest.approx(0.65)
+    assert result['attn/visual_norm_std'] == pytest.approx(0.15)
+    assert result['attn/visual_norm_p50'] == pytest.approx(0.35)
+    assert result['attn/visual_p50'] == pytest.approx(0.7)
+
+
+def test_attention_share_metric_on_uniform_attention_of_unequal_tokens():
+    """289 visual and 38 audio tokens, uniform attention: raw shares follow
+    the token counts, normalised shares are 1/2 each."""
+    head = RollingQFusionHead(num_classes=3, in_channels=4, attn_drop=0.0,
+                              proj_drop=0.0).eval()
+    with torch.no_grad():
+        head.attn.k_proj.weight.zero_()
+        head.attn.k_proj.bias.zero_()
+    feats = dict(audio=torch.randn(2, 38, 4), visual=torch.randn(2, 289, 4))
+    samples = head.predict(feats, [ActionDataSample() for _ in range(2)])
+    metric = AttentionShareMetric(modalities=('audio', 'visual'))
+    metric.process({}, [sample.to_dict() for sample in samples])
+    result = metric.evaluate(2)
+    assert result['attn/visual_mean'] == pytest.approx(289 / 328, abs=1e-6)
+    assert result['attn/audio_mean'] == pytest.approx(38 / 328, abs=1e-6)
+    for name in ('audio', 'visual'):
+        assert result[f'attn/{name}_norm_mean'] == pytest.approx(0.5,
+                                                                 abs=1e-6)
 
 
 def test_attention_share_errors_name_the_problem():

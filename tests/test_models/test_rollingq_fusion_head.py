@@ -8,6 +8,7 @@ from mmengine.registry import init_default_scope
 
 from rollingq_mm.models import (RollingQFusionHead, attention_imbalance_rate,
                                 modality_cosines, plane_rotation)
+from rollingq_mm.models.rollingq import token_normalised_share
 
 CHANNELS, CLASSES = 8, 5
 LENGTHS = dict(audio=3, visual=4)
@@ -174,7 +175,7 @@ def test_loss_reports_losses_air_and_shares():
     losses = head.loss(feats, make_samples())
     assert set(losses) == {
         'loss_cls', 'loss_probe_audio', 'loss_probe_visual', 'air',
-        'attn_audio', 'attn_visual'
+        'attn_audio', 'attn_visual', 'attn_norm_audio', 'attn_norm_visual'
     }
     cosines = expected_cosines(head, feats)
     assert losses['air'].item() == pytest.approx(
@@ -271,3 +272,69 @@ def test_bad_inputs_name_the_key():
         head(dict(audio=feats['audio'], visual=feats['visual'][:, 0]))
     with pytest.raises(ValueError, match='data samples'):
         head.loss(feats, make_samples(3))
+
+
+def uniform_attention_head_and_feats(lengths: dict, batch: int = 2):
+    """A head whose keys are all zero (so its attention is uniform over
+    1 + Σ L_m positions) and random tokens of the given lengths."""
+    head = make_head().eval()
+    with torch.no_grad():
+        head.attn.k_proj.weight.zero_()
+        head.attn.k_proj.bias.zero_()
+    generator = torch.Generator().manual_seed(3)
+    feats = {name: torch.randn(batch, length, CHANNELS, generator=generator)
+             for name, length in lengths.items()}
+    return head, feats
+
+
+def test_normalised_share_is_one_over_m_under_uniform_attention():
+    head, feats = uniform_attention_head_and_feats(dict(audio=38,
+                                                        visual=289))
+    _, extras = head(feats)
+    total = 1 + 38 + 289
+    raw = torch.tensor([38 / total, 289 / total]).expand(2, 2)
+    assert torch.allclose(extras['attn_share'], raw, atol=1e-6)
+    assert torch.allclose(extras['attn_share_norm'],
+                          torch.full((2, 2), 0.5), atol=1e-6)
+    losses = head.train().loss(feats, make_samples(2))
+    assert losses['attn_visual'].item() == pytest.approx(289 / total)
+    assert losses['attn_norm_visual'].item() == pytest.approx(0.5)
+    assert losses['attn_norm_audio'].item() == pytest.approx(0.5)
+    summary = head.air_statistics.summary()
+    assert torch.allclose(summary['attn_share_norm'],
+                          torch.full((2,), 0.5, dtype=torch.float64))
+    samples = head.eval().predict(feats, make_samples(2))
+    assert torch.allclose(samples[0].attn_share_norm, torch.full((2,), 0.5))
+
+
+def test_token_normalised_share_formula():
+    shares = torch.tensor([[0.4, 0.4], [0.2, 0.6], [0.0, 0.0]])
+    normalised = token_normalised_share(shares, [2, 8])
+    # (0.4/2, 0.4/8) = (0.2, 0.05) -> (0.8, 0.2); (0.1, 0.075) -> 4/7, 3/7.
+    expected = torch.tensor([[0.8, 0.2], [4 / 7, 3 / 7], [0.0, 0.0]])
+    assert torch.allclose(normalised, expected)
+    three = token_normalised_share(torch.tensor([0.1, 0.3, 0.5]), [1, 3, 5])
+    assert torch.allclose(three, torch.full((3,), 1 / 3))
+    with pytest.raises(ValueError, match='token counts'):
+        token_normalised_share(shares, [2])
+    with pytest.raises(ValueError, match='token counts'):
+        token_normalised_share(shares, [2, 0])
+
+
+def test_training_loss_counts_probe_hits_and_eval_loss_does_not():
+    head = make_head().train()
+    feats, samples = make_feats(batch=5), make_samples(5)
+    head.loss(feats, samples)
+    with torch.no_grad():
+        labels = torch.tensor([i % CLASSES for i in range(5)])
+        expected = torch.stack([
+            (head.probes[name](feats[name].mean(1)).argmax(-1) == labels
+             ).double().mean() for name in LENGTHS])
+    summary = head.air_statistics.summary()
+    assert torch.allclose(summary['probe_accuracy'], expected)
+    head.eval().loss(make_feats(batch=3, seed=2), make_samples(3))
+    assert torch.allclose(head.air_statistics.summary()['probe_accuracy'],
+                          expected)
+    with head.recording_statistics():
+        head.loss(make_feats(batch=3, seed=2), make_samples(3))
+    assert head.air_statistics.summary()['count'] == 8

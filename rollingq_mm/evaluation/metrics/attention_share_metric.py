@@ -6,7 +6,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 
 from mmaction.registry import METRICS
-from ...keys import ATTN_SHARE_KEY, COSINE_KEY
+from ...keys import ATTN_SHARE_KEY, ATTN_SHARE_NORM_KEY, COSINE_KEY
 from ...models.rollingq import attention_imbalance_rate
 
 
@@ -19,7 +19,14 @@ class AttentionShareMetric(BaseMetric):
     metric reports, for each modality m, the mean, standard deviation and
     quantiles of the per-sample attention share a_i^m (the sum of the CLS
     query's attention weights on m's tokens; shares of all modalities and of
-    the CLS itself sum to 1). When the head also reports per-sample cosines
+    the CLS itself sum to 1). The raw share grows with the modality's token
+    count L_m (uniform attention gives L_m / (1 + Σ_j L_j)), so when the
+    head also reports the token-count-normalised share
+    n_i^m = (a_i^m / L_m) / Σ_j (a_i^j / L_j) (the mean attention per token
+    of m relative to the other modalities, 1/M under uniform attention) the
+    metric reports the same statistics of it as ``<m>_norm_mean``,
+    ``<m>_norm_std`` and ``<m>_norm_p<q>``, beside the raw ``<m>_mean``, ...
+    When the head also reports per-sample cosines
     cos(q, k̄_i^m) it reports the split's AIR = E_i[cos_i^a − cos_i^v]
     (> 0: the query favours the first modality; N > 2: max − min of the
     per-modality means).
@@ -51,7 +58,8 @@ class AttentionShareMetric(BaseMetric):
         self.quantiles = tuple(quantiles)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Keep each sample's attention shares (and cosines when present)."""
+        """Keep each sample's attention shares (and normalised shares and
+        cosines when present)."""
         for index, sample in enumerate(data_samples):
             if ATTN_SHARE_KEY not in sample:
                 raise KeyError(
@@ -65,24 +73,36 @@ class AttentionShareMetric(BaseMetric):
                     f'{share.numel()} entries for modalities '
                     f'{self.modalities}')
             result = dict(share=share.numpy())
-            if COSINE_KEY in sample:
-                result['cos'] = torch.as_tensor(
-                    sample[COSINE_KEY]).float().cpu().numpy()
+            for key, field in ((ATTN_SHARE_NORM_KEY, 'share_norm'),
+                               (COSINE_KEY, 'cos')):
+                if key in sample:
+                    result[field] = torch.as_tensor(
+                        sample[key]).float().cpu().numpy()
             self.results.append(result)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
-        """Mean, std and quantiles of the share per modality; AIR."""
-        shares = np.stack([r['share'] for r in results])  # (N, M)
-        metrics = {}
-        for index, name in enumerate(self.modalities):
-            column = shares[:, index]
-            metrics[f'{name}_mean'] = float(column.mean())
-            metrics[f'{name}_std'] = float(column.std())
-            for q in self.quantiles:
-                metrics[f'{name}_p{round(q * 100):d}'] = float(
-                    np.quantile(column, q))
+        """Mean, std and quantiles of the raw (and normalised) share per
+        modality; AIR."""
+        metrics = self._share_statistics(
+            np.stack([r['share'] for r in results]), '')
+        if all('share_norm' in r for r in results):
+            metrics.update(self._share_statistics(
+                np.stack([r['share_norm'] for r in results]), '_norm'))
         if all('cos' in r for r in results):
             cos_means = np.stack([r['cos'] for r in results]).mean(axis=0)
             metrics['air'] = float(
                 attention_imbalance_rate(torch.from_numpy(cos_means)))
+        return metrics
+
+    def _share_statistics(self, shares: np.ndarray,
+                          infix: str) -> Dict[str, float]:
+        """``<m><infix>_mean``, ``_std`` and ``_p<q>`` of shares (N, M)."""
+        metrics = {}
+        for index, name in enumerate(self.modalities):
+            column = shares[:, index]
+            metrics[f'{name}{infix}_mean'] = float(column.mean())
+            metrics[f'{name}{infix}_std'] = float(column.std())
+            for q in self.quantiles:
+                metrics[f'{name}{infix}_p{round(q * 100):d}'] = float(
+                    np.quantile(column, q))
         return metrics

@@ -10,7 +10,8 @@ from mmaction.utils import SampleList
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from ...keys import ATTN_SHARE_KEY, COSINE_KEY, FUSED_KEY
+from ...keys import (ATTN_NORM_SCALAR, ATTN_SHARE_KEY, ATTN_SHARE_NORM_KEY,
+                     COSINE_KEY, FUSED_KEY)
 
 #: Default initialisation of every Linear of a head (fusion projections,
 #: classifier, probes): Xavier-normal weights and zero biases, as the
@@ -199,9 +200,11 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
 
         Returns:
             tuple: Fused logits (B, K) and a dict of extras: 0-dim tensors
-            are reported by :meth:`loss`; ``'attn_share'`` (B, M) and
-            ``'modality_cos'`` (B, M), when present, are the per-sample
-            attention share and query-key cosine per modality.
+            are reported by :meth:`loss`; ``'attn_share'``,
+            ``'attn_share_norm'`` and ``'modality_cos'`` (B, M), when
+            present, are the per-sample attention share, its
+            token-count-normalised value and the query-key cosine per
+            modality.
         """
 
     def forward(self, feats: Dict[str, Tensor]
@@ -252,23 +255,33 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
         Returns:
             dict: ``loss_cls`` (fused), ``loss_probe_<modality>``, every
             0-dim extra (detached) and, when the head reports attention,
-            ``attn_<modality>`` (batch mean of the attention share).
+            ``attn_<modality>`` (batch mean of the attention share) and
+            ``attn_norm_<modality>`` (of the token-count-normalised share).
         """
         logits, extras = self(feats)
         labels = self._labels(data_samples, logits[FUSED_KEY].shape[0],
                               logits[FUSED_KEY].device)
+        self.record_probes(logits, labels)
         losses = dict(loss_cls=self.loss_cls(logits[FUSED_KEY], labels))
         for name in self.modalities:
             losses[f'loss_probe_{name}'] = self.probe_loss_weight * \
                 self.loss_cls(logits[name], labels)
         for key, value in extras.items():
-            if key == ATTN_SHARE_KEY:
+            if key in (ATTN_SHARE_KEY, ATTN_SHARE_NORM_KEY):
+                scalar = 'attn_{}' if key == ATTN_SHARE_KEY \
+                    else ATTN_NORM_SCALAR
                 shares = value.detach().mean(dim=0)
                 for index, name in enumerate(self.modalities):
-                    losses[f'attn_{name}'] = shares[index]
+                    losses[scalar.format(name)] = shares[index]
             elif value.dim() == 0:
                 losses[key] = value.detach()
         return losses
+
+    def record_probes(self, logits: Dict[str, Tensor],
+                      labels: Tensor) -> None:
+        """Called by :meth:`loss` with the batch's logits and labels (B,)
+        for heads that keep statistics of their probes; this base keeps
+        none."""
 
     def predict(self, feats: Dict[str, Tensor], data_samples: SampleList,
                 **kwargs) -> SampleList:
@@ -282,8 +295,8 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
             list[ActionDataSample]: The samples, each with ``pred_score`` =
             ``{'fused': (K,), <modality>: (K,), ...}`` (softmax),
             ``pred_label`` (fused argmax) and, when the head has attention,
-            ``attn_share`` (M,) and ``modality_cos`` (M,) in the order of
-            ``modalities``.
+            ``attn_share``, ``attn_share_norm`` and ``modality_cos`` (M,) in
+            the order of ``modalities``.
         """
         logits, extras = self(feats)
         batch = logits[FUSED_KEY].shape[0]
@@ -294,7 +307,8 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
                   for key, value in logits.items()}
         labels = scores['fused'].argmax(dim=-1)
         per_sample = {key: extras[key].detach().float()
-                      for key in (ATTN_SHARE_KEY, COSINE_KEY) if key in extras}
+                      for key in (ATTN_SHARE_KEY, ATTN_SHARE_NORM_KEY,
+                                  COSINE_KEY) if key in extras}
         for index, sample in enumerate(data_samples):
             sample.set_field({key: value[index]
                               for key, value in scores.items()}, 'pred_score')

@@ -12,8 +12,9 @@ from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor
 
 from ..air_statistics import AIRStatistics
-from ..rollingq import attention_imbalance_rate, modality_cosines
-from ...keys import ATTN_SHARE_KEY, COSINE_KEY
+from ..rollingq import (attention_imbalance_rate, modality_cosines,
+                        token_normalised_share)
+from ...keys import ATTN_SHARE_KEY, ATTN_SHARE_NORM_KEY, COSINE_KEY
 from ..layers import CLSQueryAttention
 from .base_av_head import BaseAVHead
 
@@ -54,12 +55,18 @@ class RollingQFusionHead(BaseAVHead):
     With ``num_heads`` H > 1 the query, keys and values are split into H
     heads of d = C / H channels and each head attends on its own; R still
     rotates the whole C-dimensional query, and the cosines behind AIR use
-    the full C-dimensional query and keys. The attention share of a
-    modality is the attention mass on its tokens, averaged over heads.
+    the full C-dimensional query and keys. The attention share a_m of a
+    modality is the attention mass on its tokens, averaged over heads. It
+    grows with the modality's token count L_m (uniform attention gives
+    L_m / (1 + Σ_j L_j)), so the head also reports the token-count-normalised
+    share n_m = (a_m / L_m) / Σ_j (a_j / L_j) (1/M under uniform attention;
+    :func:`~rollingq_mm.models.rollingq.token_normalised_share`) and logs
+    the token counts once, at its first forward.
 
     During training forwards the head adds to :attr:`air_statistics`, per
     sample and modality, the mean key kbar_i^m over that modality's tokens,
-    cos(q, kbar_i^m) and the attention share. Inside
+    cos(q, kbar_i^m), the raw and normalised attention shares and, in
+    :meth:`loss`, whether the modality's probe predicted the label. Inside
     :meth:`recording_statistics` eval-mode forwards add to them as well
     (the dedicated statistics pass of
     ``AIRHook(statistics='eval_pass')``).
@@ -122,6 +129,7 @@ class RollingQFusionHead(BaseAVHead):
         self.register_buffer('num_rotations',
                              torch.zeros((), dtype=torch.long))
         self._record_in_eval = False
+        self._token_counts_logged = False
         self.air_statistics = AIRStatistics(len(self.modalities), fusion_dim)
 
     def current_query(self) -> Tensor:
@@ -216,7 +224,8 @@ class RollingQFusionHead(BaseAVHead):
 
         Returns:
             tuple: Logits (B, K) and extras ``air`` (batch AIR, 0-dim),
-            ``attn_share`` (B, M) and ``modality_cos`` (B, M).
+            ``attn_share`` (B, M), ``attn_share_norm`` (B, M) and
+            ``modality_cos`` (B, M).
         """
         tokens = [
             self.projections[name](feats[name])
@@ -231,8 +240,36 @@ class RollingQFusionHead(BaseAVHead):
         fused, attention, means = self.attn(query, sequences)
         logits = self.fc_cls(fused)
         lengths = [sequence.shape[1] for sequence in tokens]
+        if not self._token_counts_logged:
+            self._log_token_counts(lengths)
         return logits, self.attention_statistics(query, means[:, 1:],
                                                  attention, lengths)
+
+    def _log_token_counts(self, lengths: List[int]) -> None:
+        """Log L_m per modality and the raw shares uniform attention gives
+        (once per process)."""
+        total = 1 + sum(lengths)
+        counts = ', '.join(f'{name} {length}'
+                           for name, length in zip(self.modalities, lengths))
+        uniform = ' / '.join(f'{length / total:.3f}' for length in lengths)
+        print_log(
+            f'RollingQFusionHead: tokens per modality: {counts} (+1 fusion '
+            f'token). Raw attention shares (attn_<m>) follow token counts: '
+            f'uniform attention gives {uniform}; attn_norm_<m> = '
+            f'(attn_<m> / L_m) / sum_j (attn_j / L_j) gives '
+            f'{1 / len(lengths):.3f} each.',
+            logger='current')
+        self._token_counts_logged = True
+
+    @torch.no_grad()
+    def record_probes(self, logits: Dict[str, Tensor],
+                      labels: Tensor) -> None:
+        """In training mode (or inside :meth:`recording_statistics`), add
+        each probe's top-1 hits to :attr:`air_statistics`."""
+        if self.training or self._record_in_eval:
+            hits = torch.stack([logits[name].argmax(dim=-1) == labels
+                                for name in self.modalities], dim=1)
+            self.air_statistics.update_probes(hits)
 
     @contextmanager
     def recording_statistics(self) -> Iterator[None]:
@@ -262,8 +299,8 @@ class RollingQFusionHead(BaseAVHead):
             lengths (list[int]): L_m of each modality, in order.
 
         Returns:
-            dict: ``air`` (batch AIR, 0-dim), ``attn_share`` (B, M) and
-            ``modality_cos`` (B, M).
+            dict: ``air`` (batch AIR, 0-dim), ``attn_share`` (B, M),
+            ``attn_share_norm`` (B, M) and ``modality_cos`` (B, M).
         """
         mean_keys = self.attn.k_proj(token_means)
         cosines = modality_cosines(query.detach(), mean_keys)
@@ -272,10 +309,12 @@ class RollingQFusionHead(BaseAVHead):
             chunk.sum(dim=-1)
             for chunk in token_attention.split(lengths, dim=1)
         ], dim=1)
+        share_norm = token_normalised_share(share, lengths)
         if self.training or self._record_in_eval:
-            self.air_statistics.update(mean_keys, cosines, share)
+            self.air_statistics.update(mean_keys, cosines, share, share_norm)
         return {
             'air': attention_imbalance_rate(cosines),
             ATTN_SHARE_KEY: share,
+            ATTN_SHARE_NORM_KEY: share_norm,
             COSINE_KEY: cosines
         }
