@@ -280,6 +280,73 @@ def test_model_without_the_head_is_refused():
         AIRHook.find_head(nn.Sequential(nn.Linear(2, 2)))
 
 
+class VisualClassFromEpoch(Hook):
+    """Gives every sample the same visual tokens (the visual probe can only
+    predict one class: exactly chance on the class-balanced batches), then,
+    from epoch ``reveal_epoch`` (1-based), visual tokens that carry the
+    class."""
+
+    def __init__(self, reveal_epoch: int) -> None:
+        self.reveal_epoch = reveal_epoch
+
+    def before_train_epoch(self, runner) -> None:
+        dataset = runner.train_dataloader.dataset
+        if runner.epoch == 0:
+            self.informative = dataset.audio[:, :5].clone()
+            dataset.visual = dataset.visual[:1].expand_as(dataset.visual)
+        if runner.epoch + 1 == self.reveal_epoch:
+            dataset.visual = self.informative
+
+
+def test_startup_log_names_the_token_count_of_each_modality(tmp_path):
+    runner = build_runner(tmp_path, max_epochs=1, enable_rotation=False)
+    runner.train()
+    log_file = next(Path(runner.log_dir).glob('*.log')).read_text()
+    assert log_file.count('RollingQFusionHead: tokens per modality: '
+                          'audio 6, visual 5 (+1 fusion token)') == 1
+    assert 'uniform attention gives 0.500 / 0.417' in log_file
+    audio, visual = logged(runner, 'attn_norm_audio'), logged(
+        runner, 'attn_norm_visual')
+    assert audio[0] + visual[0] == pytest.approx(1.0)
+    raw = logged(runner, 'attn_audio')[0], logged(runner, 'attn_visual')[0]
+    assert audio[0] != pytest.approx(raw[0] / sum(raw))
+
+
+def test_probe_margin_holds_rotations_until_every_probe_is_above_chance(
+        tmp_path):
+    margin = 0.05
+    runner = build_runner(tmp_path / 'held', max_epochs=5,
+                          min_probe_accuracy_margin=margin,
+                          extra_hooks=[VisualClassFromEpoch(3)])
+    runner.train()
+    visual = logged(runner, 'probe_acc_visual')
+    audio = logged(runner, 'probe_acc_audio')
+    assert visual[:2] == [1 / CLASSES] * 2
+    above = [a > 1 / CLASSES + margin and v > 1 / CLASSES + margin
+             for a, v in zip(audio, visual)]
+    first = above.index(True)
+    assert first >= 2
+    assert logged(runner, 'num_rotations') == [0] * first + [1] * (5 - first)
+    log_file = next(Path(runner.log_dir).glob('*.log')).read_text()
+    assert log_file.count('rotation held') == first
+    assert (f'AIRHook epoch 1: rotation held: probe top-1 accuracy audio '
+            f'{audio[0]:.4f}, visual 0.2500 over 16 samples; each must '
+            'exceed chance 0.2500 + min_probe_accuracy_margin 0.05 = '
+            '0.3000.') in log_file
+    unheld = build_runner(tmp_path / 'unheld', max_epochs=1,
+                          extra_hooks=[VisualClassFromEpoch(3)])
+    unheld.train()
+    assert logged(unheld, 'num_rotations') == [1]
+    assert 'rotation held' not in next(
+        Path(unheld.log_dir).glob('*.log')).read_text()
+
+
+def test_bad_probe_margin_names_the_key():
+    for margin in (-0.1, 1.0, True, '0.1'):
+        with pytest.raises(ValueError, match='min_probe_accuracy_margin'):
+            AIRHook(min_probe_accuracy_margin=margin)
+
+
 def subset_indices(samples: int, seed: int) -> list:
     """The documented eval-pass subset: the first ``samples`` of a seeded
     permutation of the dataset, in index order."""

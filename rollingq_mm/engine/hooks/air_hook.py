@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from rollingq_mm.engine.air_statistics_pass import update_air_statistics
-from rollingq_mm.keys import SCALAR_PREFIX
+from rollingq_mm.keys import ATTN_NORM_SCALAR, SCALAR_PREFIX
 from rollingq_mm.models.heads import RollingQFusionHead
 from rollingq_mm.models.rollingq import (DegenerateAnchorError, anchor_target,
                                          anchor_weights,
@@ -63,7 +63,9 @@ class AIRHook(Hook):
     * |AIR| >= β (``air_threshold``);
     * fewer than ``max_rotations`` rotations were done (the count is saved
       in checkpoints, so it survives ``resume``);
-    * the epoch (1-based) is ``begin_epoch``, ``begin_epoch + interval``, ...
+    * the epoch (1-based) is ``begin_epoch``, ``begin_epoch + interval``, ...;
+    * with ``min_probe_accuracy_margin`` set, every modality's unimodal probe
+      has a top-1 accuracy above chance 1/K by that margin (see below).
 
     The target is t = |q| u/|u| with u = Σ_m α_m E_m/|E_m| (E_m: the epoch
     mean of the per-sample mean keys); the head composes R_new (q -> t) on
@@ -73,9 +75,24 @@ class AIRHook(Hook):
     statistics (no sample, zero query, zero mean key, cancelling anchor)
     skip the rotation with a logged warning.
 
+    The probe accuracies are those of the head's unimodal probes (linear
+    classifiers on each modality's detached tokens, trained by
+    ``loss_probe_<m>``), counted over the same samples as the other
+    statistics: the epoch's training forwards (``statistics='online'``:
+    accuracy of the probe as it trains, on augmented training batches) or
+    the eval pass. A rotation held by them is not made up at once: it waits
+    for the next epoch the schedule allows (with ``interval=1``, the first
+    epoch at whose end every probe is above chance by the margin), and each
+    hold is logged with the accuracies that caused it. Holding keeps the
+    query from being rotated towards mean keys of encoders that do not yet
+    tell the classes apart (docs/method.md, "Choosing the rotation
+    schedule").
+
     Every epoch it logs, under ``rollingq/<key>`` in the message hub and in
     the visualizer (step = epoch), ``air``, ``cos_<m>``, ``alpha_<m>``,
-    ``attn_<m>``, ``rotation_angle`` (degrees, 0 without rotation) and
+    ``attn_<m>``, ``attn_norm_<m>`` (the token-count-normalised share,
+    :func:`~rollingq_mm.models.rollingq.token_normalised_share`),
+    ``probe_acc_<m>``, ``rotation_angle`` (degrees, 0 without rotation) and
     ``num_rotations``, plus a one-line summary in the text log. The
     ``rollingq/`` prefix keeps these epoch values apart from the per-batch
     ``air`` and ``attn_<m>`` that the head reports with the losses.
@@ -109,6 +126,9 @@ class AIRHook(Hook):
             workers and collate function are the training dataloader's.
         eval_pass_epochs (str): 'every' epoch or only the epochs at which a
             'rotation' may happen. Defaults to 'every'.
+        min_probe_accuracy_margin (float, optional): Hold rotations until
+            the probe top-1 accuracy of every modality exceeds 1/K + this
+            margin, in [0, 1). Defaults to None: probes are not consulted.
     """
 
     priority = 'ABOVE_NORMAL'
@@ -125,7 +145,8 @@ class AIRHook(Hook):
                  eval_pass_samples: Optional[int] = None,
                  eval_pass_seed: int = 0,
                  eval_pass_dataset: Optional[dict] = None,
-                 eval_pass_epochs: str = 'every') -> None:
+                 eval_pass_epochs: str = 'every',
+                 min_probe_accuracy_margin: Optional[float] = None) -> None:
         if air_threshold < 0:
             raise ValueError(
                 f'AIRHook: air_threshold must be >= 0, got {air_threshold}.')
@@ -166,6 +187,13 @@ class AIRHook(Hook):
                 'AIRHook: eval_pass_samples / eval_pass_dataset / '
                 "eval_pass_epochs are only used with statistics='eval_pass', "
                 "but statistics='online'.")
+        if min_probe_accuracy_margin is not None and (
+                isinstance(min_probe_accuracy_margin, bool)
+                or not isinstance(min_probe_accuracy_margin, (int, float))
+                or not 0.0 <= min_probe_accuracy_margin < 1.0):
+            raise ValueError(
+                'AIRHook: min_probe_accuracy_margin must be None or a number '
+                f'in [0, 1), got {min_probe_accuracy_margin!r}.')
         self.air_threshold = air_threshold
         self.rho = rho
         self.max_rotations = max_rotations
@@ -178,6 +206,7 @@ class AIRHook(Hook):
         self.eval_pass_seed = eval_pass_seed
         self.eval_pass_dataset = eval_pass_dataset
         self.eval_pass_epochs = eval_pass_epochs
+        self.min_probe_accuracy_margin = min_probe_accuracy_margin
         self._head: Optional[RollingQFusionHead] = None
         self._eval_loader: Optional[DataLoader] = None
 
@@ -273,6 +302,29 @@ class AIRHook(Hook):
         return (self._rotation_scheduled(epoch)
                 and abs(air) >= self.air_threshold)
 
+    def _probes_above_chance(self, runner, epoch: int,
+                             summary: Dict[str, torch.Tensor]) -> bool:
+        """Whether every probe's accuracy in ``summary`` exceeds chance by
+        ``min_probe_accuracy_margin`` (always, when it is None); logs why a
+        rotation is held otherwise."""
+        if self.min_probe_accuracy_margin is None:
+            return True
+        chance = 1.0 / self._head.num_classes
+        needed = chance + self.min_probe_accuracy_margin
+        accuracy = summary.get('probe_accuracy')
+        if accuracy is not None and all(
+                float(value) > needed for value in accuracy):
+            return True
+        measured = 'not measured (no labelled sample)' if accuracy is None \
+            else ', '.join(f'{name} {float(value):.4f}' for name, value in
+                           zip(self._head.modalities, accuracy))
+        runner.logger.info(
+            f'AIRHook epoch {epoch}: rotation held: probe top-1 accuracy '
+            f'{measured} over {summary["count"]} samples; each must exceed '
+            f'chance {chance:.4f} + min_probe_accuracy_margin '
+            f'{self.min_probe_accuracy_margin} = {needed:.4f}.')
+        return False
+
     def _rotation_on_rank0(self, runner, epoch: int, air: float,
                            summary: Dict[str, torch.Tensor],
                            weights: torch.Tensor) -> Optional[torch.Tensor]:
@@ -285,7 +337,8 @@ class AIRHook(Hook):
         they never join.
         """
         rotation = None
-        if dist.get_rank() == 0 and self._rotation_due(epoch, air):
+        if dist.get_rank() == 0 and self._rotation_due(epoch, air) and \
+                self._probes_above_chance(runner, epoch, summary):
             query = self._head.current_query().detach().to(torch.float64)
             try:
                 target = anchor_target(query, summary['mean_keys'].to(query),
@@ -378,6 +431,11 @@ class AIRHook(Hook):
             scalars[f'cos_{name}'] = float(cosines[index])
             scalars[f'alpha_{name}'] = float(weights[index])
             scalars[f'attn_{name}'] = float(summary['attn_share'][index])
+            scalars[ATTN_NORM_SCALAR.format(name)] = float(
+                summary['attn_share_norm'][index])
+            if 'probe_accuracy' in summary:
+                scalars[f'probe_acc_{name}'] = float(
+                    summary['probe_accuracy'][index])
         scalars['rotation_angle'] = angle
         scalars['num_rotations'] = int(head.num_rotations)
         tagged = {SCALAR_PREFIX + key: value for key, value in scalars.items()}
