@@ -79,11 +79,14 @@ class ClipResult:
         status (str): ``'done'`` (something written), ``'skipped'`` (all
             outputs existed) or ``'failed'``.
         reason (str): Why it failed; empty otherwise. Defaults to ``''``.
+        stage (str): The output that failed, ``'frames'``, ``'audio'`` or
+            ``'features'``; empty otherwise. Defaults to ``''``.
     """
 
     clip_id: str
     status: str
     reason: str = ''
+    stage: str = ''
 
 
 def frame_dir(out_root: str, clip_id: str) -> str:
@@ -164,21 +167,25 @@ def extract_clip(task: ClipTask) -> ClipResult:
 
     Returns:
         ClipResult: ``'done'``, ``'skipped'`` or ``'failed'`` with the
-        reason (the file and the error); partial outputs are removed.
+        reason (the file and the error) and the stage that failed; partial
+        outputs are removed.
     """
     frames = frame_dir(task.out_root, task.clip_id)
     wav = audio_file(task.out_root, task.clip_id)
     feature = feature_file(task.out_root, task.clip_id)
     wrote = False
+    stage = 'frames'
     try:
         if not _exists(frames):
             os.makedirs(osp.dirname(frames), exist_ok=True)
             _write_frames(task, frames)
             wrote = True
+        stage = 'audio'
         if not _exists(wav):
             os.makedirs(osp.dirname(wav), exist_ok=True)
             _write_audio(task, wav)
             wrote = True
+        stage = 'features'
         if task.feature_pipeline is not None and not _exists(feature):
             os.makedirs(osp.dirname(feature), exist_ok=True)
             _write_features(task, wav, feature)
@@ -191,5 +198,5 @@ def extract_clip(task: ClipTask) -> ClipResult:
             elif osp.isfile(partial):
                 os.remove(partial)
         return ClipResult(task.clip_id, 'failed',
-                          f'{type(err).__name__}: {err}')
+                          f'{type(err).__name__}: {err}', stage)
     return ClipResult(task.clip_id, 'done' if wrote else 'skipped')

@@ -39,11 +39,11 @@ def write_failure_report(path: str, tasks: Sequence[ClipTask],
               if result.status == 'failed']
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with open(path, 'w', encoding='utf-8') as handle:
-        handle.write('# clip_id\tvideo\taudio\treason\n')
+        handle.write('# clip_id\tvideo\taudio\tstage\treason\n')
         for task, result in failed:
             reason = ' '.join(result.reason.split())
             handle.write(f'{task.clip_id}\t{task.video}\t'
-                         f'{task.audio or "-"}\t{reason}\n')
+                         f'{task.audio or "-"}\t{result.stage}\t{reason}\n')
     return len(failed)
 
 

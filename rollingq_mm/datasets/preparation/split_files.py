@@ -1,4 +1,5 @@
 """Split arguments of the preparation tools and their output annotations."""
+import json
 import os
 import os.path as osp
 import re
@@ -15,7 +16,23 @@ from .extraction_runner import run_extraction
 VIDEO_EXTENSIONS = frozenset(
     {'.mp4', '.mkv', '.webm', '.avi', '.flv', '.mov', '.mpg', '.mpeg',
      '.m4v'})
+#: The feature recipe of ``features/``, next to the ``.npy`` files.
+FEATURE_RECIPE_FILE = 'recipe.json'
 _CREMAD_ACTOR = re.compile(r'^(\d+)_')
+
+
+class ExtractionError(RuntimeError):
+    """A preparation run that would write no usable split file.
+
+    Args:
+        message (str): What went wrong, with the first failure's reason.
+        stage (str): The stage of that failure (``'frames'``, ``'audio'``,
+            ``'features'``) or ``''``. Defaults to ``''``.
+    """
+
+    def __init__(self, message: str, stage: str = '') -> None:
+        super().__init__(message)
+        self.stage = stage
 
 
 class SplitClip(NamedTuple):
@@ -74,6 +91,49 @@ def index_videos(root: str) -> Dict[str, str]:
                                  f'and {path}')
             index[stem] = path
     return index
+
+
+def class_folder_clips(root: str,
+                       lookup: Dict[str, int],
+                       nested_ids: bool = False
+                       ) -> Tuple[List[SplitClip], List[str]]:
+    """The videos of ``<root>/<class>/<clip>.<ext>`` folders.
+
+    Args:
+        root (str): The folder holding one folder per class.
+        lookup (dict[str, int]): Class folder name to label (see
+            :func:`~rollingq_mm.datasets.class_names.build_class_lookup`);
+            other folders are ignored.
+        nested_ids (bool): Name the clips ``<class>/<stem>`` (outputs in
+            per-class folders, so equal file names in two classes do not
+            collide) instead of ``<stem>``. Defaults to False.
+
+    Returns:
+        tuple[list[SplitClip], list[str]]: The clips, by class folder and
+        file name, and the folders that were ignored.
+    """
+    clips, ignored = [], []
+    for class_dir in class_folders(root):
+        if class_dir not in lookup:
+            ignored.append(class_dir)
+            continue
+        folder = osp.join(root, class_dir)
+        for name in sorted(os.listdir(folder)):
+            stem, suffix = osp.splitext(name)
+            if suffix.lower() in VIDEO_EXTENSIONS:
+                clip_id = f'{class_dir}/{stem}' if nested_ids else stem
+                clips.append(SplitClip(clip_id, osp.join(folder, name),
+                                       None, lookup[class_dir]))
+    return clips, ignored
+
+
+def class_folders(root: str) -> List[str]:
+    """The sorted sub-folder names of ``root``, hidden ones left out."""
+    if not osp.isdir(root):
+        raise FileNotFoundError(f'folder not found: {root}')
+    return sorted(name for name in os.listdir(root)
+                  if not name.startswith('.')
+                  and osp.isdir(osp.join(root, name)))
 
 
 def add_validation_split(splits: Dict[str, Sequence[SplitClip]],
@@ -255,6 +315,46 @@ def write_split_files(out_root: str, split: str,
     return written
 
 
+def _first_failure(clips: Sequence[SplitClip],
+                   by_id: Dict[str, ClipResult]) -> Tuple[str, str]:
+    """``<clip> (<video>), <stage>: <reason>`` of the first failed clip,
+    and its stage."""
+    clip = next(c for c in clips if by_id[c.clip_id].status == 'failed')
+    result = by_id[clip.clip_id]
+    return (f'{clip.clip_id} ({clip.video}), {result.stage}: '
+            f'{result.reason}', result.stage)
+
+
+def check_feature_recipe(out_root: str, feature_pipeline: List[dict]
+                         ) -> None:
+    """Record the feature recipe in ``features/recipe.json``.
+
+    Args:
+        out_root (str): The output root.
+        feature_pipeline (list[dict]): The recipe's transform configs.
+
+    Raises:
+        ValueError: If ``features/`` already holds ``.npy`` files of another
+            recipe (a re-run would skip them and mix two recipes).
+    """
+    folder = osp.join(out_root, 'features')
+    path = osp.join(folder, FEATURE_RECIPE_FILE)
+    if osp.isfile(path):
+        with open(path, encoding='utf-8') as handle:
+            previous = json.load(handle)
+        if previous == feature_pipeline:
+            return
+        if any(name.endswith('.npy') for _, _, files in os.walk(folder)
+               for name in files):
+            raise ValueError(
+                f'{folder} holds features of another recipe ({previous}, '
+                f'now {feature_pipeline}): a re-run would mix them; delete '
+                'that folder or write to another output folder')
+    os.makedirs(folder, exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as handle:
+        json.dump(feature_pipeline, handle, indent=1)
+
+
 def prepare_splits(splits: Dict[str, Sequence[SplitClip]],
                    out_root: str,
                    workers: int,
@@ -264,32 +364,70 @@ def prepare_splits(splits: Dict[str, Sequence[SplitClip]],
 
     A clip listed in several splits is extracted once. Failures go to
     ``<out_root>/failed_clips.tsv`` and are left out of the split files.
+    No split file is written empty: if every clip failed, nothing is
+    written; if every clip of some splits failed, the others are written.
+    Both raise :class:`ExtractionError` with the first failure. The feature
+    recipe is kept in ``features/recipe.json``; features of another recipe
+    in the same folder are refused.
 
     Args:
         splits (dict[str, Sequence[SplitClip]]): Split name to its clips.
         out_root (str): The output root.
         workers (int): Worker processes.
         feature_pipeline (list[dict], optional): Transform configs writing
-            ``features/<id>.npy``; None writes no features. Defaults to None.
+            ``features/<id>.npy`` (see
+            :func:`~rollingq_mm.datasets.preparation.parse_feature_recipe`);
+            None writes no features. Defaults to None.
         **task_options: ``fps``, ``short_side``, ``jpeg_quality`` of
             :class:`ClipTask`.
 
     Returns:
         dict[str, list[str]]: Split name to the annotation files written.
+
+    Raises:
+        ValueError: If a split lists no clip, a clip id names two different
+            sources, or the features folder holds another recipe.
+        ExtractionError: If every clip, or every clip of a split, failed.
     """
+    if not splits:
+        raise ValueError('no split to prepare')
     tasks = {}
-    for clips in splits.values():
+    for split, clips in splits.items():
+        if not clips:
+            raise ValueError(f'split {split!r} lists no clip')
         for clip in clips:
-            tasks.setdefault(clip.clip_id, ClipTask(
+            task = tasks.setdefault(clip.clip_id, ClipTask(
                 clip_id=clip.clip_id, video=clip.video, audio=clip.audio,
                 out_root=out_root, feature_pipeline=feature_pipeline,
                 **task_options))
-    results = run_extraction(list(tasks.values()), workers,
-                             osp.join(out_root, 'failed_clips.tsv'))
+            if (task.video, task.audio) != (clip.video, clip.audio):
+                raise ValueError(
+                    f'clip id {clip.clip_id} is given to two sources, '
+                    f'{task.video} and {clip.video}: the outputs would '
+                    'collide; rename one')
+    if feature_pipeline is not None:
+        check_feature_recipe(out_root, feature_pipeline)
+    report = osp.join(out_root, 'failed_clips.tsv')
+    results = run_extraction(list(tasks.values()), workers, report)
     by_id = {result.clip_id: result for result in results}
-    return {
+    all_clips = [clip for clips in splits.values() for clip in clips]
+    if all(result.status == 'failed' for result in results):
+        first, stage = _first_failure(all_clips, by_id)
+        raise ExtractionError(
+            f'all {len(results)} clips failed (listed in {report}), so no '
+            f'split file was written; the first: {first}', stage)
+    empty = [split for split, clips in splits.items()
+             if all(by_id[c.clip_id].status == 'failed' for c in clips)]
+    written = {
         split: write_split_files(
             out_root, split, [(c.clip_id, c.label) for c in clips],
             [by_id[c.clip_id] for c in clips], feature_pipeline is not None)
-        for split, clips in splits.items()
+        for split, clips in splits.items() if split not in empty
     }
+    if empty:
+        first, stage = _first_failure(splits[empty[0]], by_id)
+        raise ExtractionError(
+            f'every clip of the split(s) {", ".join(empty)} failed (listed '
+            f'in {report}), so their split files were not written (those of '
+            f'{", ".join(written)} were); the first: {first}', stage)
+    return written

@@ -1,8 +1,5 @@
 """The command-line tools of tools/data, run on real clips in tmp folders."""
-import runpy
 import shutil
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,16 +7,9 @@ import soundfile
 import torch
 from mmaction.registry import DATASETS
 
-TOOLS = Path(__file__).resolve().parents[3] / 'tools' / 'data'
-
-
-def run_tool(monkeypatch, script, *args):
-    monkeypatch.setattr(sys, 'argv', [str(script)] + [str(a) for a in args])
-    runpy.run_path(str(script), run_name='__main__')
-
 
 def test_kinetics_sounds_from_an_ogm_ge_list(tmp_path, av_clips,
-                                             monkeypatch):
+                                             tools_dir, run_tool):
     raw = tmp_path / 'raw' / 'train' / 'playing bagpipes'
     raw.mkdir(parents=True)
     shutil.copy(av_clips / 'kinetics_style_makeup.avi',
@@ -31,7 +21,7 @@ def test_kinetics_sounds_from_an_ogm_ge_list(tmp_path, av_clips,
     out = tmp_path / 'out'
     args = ('--video-root', tmp_path / 'raw', '--out-dir', out, '--split',
             f'train={split}', '--features', '--workers', 2)
-    run_tool(monkeypatch, TOOLS / 'kinetics_sounds' /
+    run_tool(tools_dir / 'kinetics_sounds' /
              'prepare_kinetics_sounds.py', *args)
     assert (out / 'train.txt').read_text() == \
         'frames/aaa_000001_000011 audio/aaa_000001_000011.wav 8\n'
@@ -54,7 +44,7 @@ def test_kinetics_sounds_from_an_ogm_ge_list(tmp_path, av_clips,
 
 
 def test_kinetics_sounds_from_class_folders(tmp_path, grid_dir,
-                                            monkeypatch):
+                                            tools_dir, run_tool):
     for split, cls, clip in (('train', 'tapping_pen', 'lbax4n.mpg'),
                              ('train', 'tapping_pen', 'lbbc2a.mpg'),
                              ('train', 'tapping_pen', 'lrwp9a.mpg'),
@@ -64,7 +54,7 @@ def test_kinetics_sounds_from_class_folders(tmp_path, grid_dir,
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copy(grid_dir / clip, folder / clip)
     out = tmp_path / 'out'
-    run_tool(monkeypatch, TOOLS / 'kinetics_sounds' /
+    run_tool(tools_dir / 'kinetics_sounds' /
              'prepare_kinetics_sounds.py', '--video-root', tmp_path / 'raw',
              '--out-dir', out, '--workers', 1, '--short-side', 96,
              '--val-fraction', 0.34)
@@ -80,7 +70,8 @@ def test_kinetics_sounds_from_class_folders(tmp_path, grid_dir,
     assert not (out / 'features').exists()
 
 
-def test_cremad_from_flv_and_wav(tmp_path, flv_clip, fsdd_dir, monkeypatch):
+def test_cremad_from_flv_and_wav(tmp_path, flv_clip, fsdd_dir, tools_dir,
+                                 run_tool):
     # torch's OpenMP pool used before forking: the workers (which run
     # torch.stft for LogSTFT) must not hang in it
     torch.stft(torch.randn(2**18), 512, window=torch.hann_window(512),
@@ -96,8 +87,8 @@ def test_cremad_from_flv_and_wav(tmp_path, flv_clip, fsdd_dir, monkeypatch):
     split = tmp_path / 'test.csv'
     split.write_text('1001_DFA_ANG_XX,ANG\n1002_IEO_NEU_LO,NEU\n')
     out = tmp_path / 'out'
-    script = TOOLS / 'cremad' / 'prepare_cremad.py'
-    run_tool(monkeypatch, script, '--video-dir', videos, '--audio-dir',
+    script = tools_dir / 'cremad' / 'prepare_cremad.py'
+    run_tool(script, '--video-dir', videos, '--audio-dir',
              audios, '--split', f'test={split}', '--out-dir', out,
              '--features', '--workers', 2)
     assert (out / 'test.txt').read_text().splitlines() == [
@@ -110,7 +101,7 @@ def test_cremad_from_flv_and_wav(tmp_path, flv_clip, fsdd_dir, monkeypatch):
         == ['img_00001.jpg', 'img_00002.jpg', 'img_00003.jpg']
 
     own_track = tmp_path / 'out_track'
-    run_tool(monkeypatch, script, '--video-dir', videos, '--out-dir',
+    run_tool(script, '--video-dir', videos, '--out-dir',
              own_track, '--workers', 1)
     assert (own_track / 'all.txt').read_text().splitlines()[1] == \
         'frames/1002_IEO_NEU_LO audio/1002_IEO_NEU_LO.wav 0'
@@ -118,7 +109,8 @@ def test_cremad_from_flv_and_wav(tmp_path, flv_clip, fsdd_dir, monkeypatch):
                               '1001_DFA_ANG_XX.wav')).samplerate == 44100
 
 
-def test_cremad_actor_disjoint_split(tmp_path, flv_clip, monkeypatch):
+def test_cremad_actor_disjoint_split(tmp_path, flv_clip, tools_dir,
+                                     run_tool):
     videos = tmp_path / 'VideoFlash'
     videos.mkdir()
     # like the published split: every actor in both train and test
@@ -129,12 +121,12 @@ def test_cremad_actor_disjoint_split(tmp_path, flv_clip, monkeypatch):
     (tmp_path / 'train.csv').write_text(''.join(c + '\n' for c in train))
     (tmp_path / 'test.csv').write_text(''.join(c + '\n' for c in test))
     out = tmp_path / 'out'
-    script = TOOLS / 'cremad' / 'prepare_cremad.py'
+    script = tools_dir / 'cremad' / 'prepare_cremad.py'
     args = ['--video-dir', videos, '--out-dir', out, '--workers', 1,
             '--split', f'train={tmp_path / "train.csv"}',
             '--split', f'test={tmp_path / "test.csv"}',
             '--val-fraction', 0.5, '--actor-disjoint-test-fraction', 0.34]
-    run_tool(monkeypatch, script, *args)
+    run_tool(script, *args)
 
     def split_actors(name):
         lines = (out / f'{name}.txt').read_text().splitlines()
@@ -154,26 +146,26 @@ def test_cremad_actor_disjoint_split(tmp_path, flv_clip, monkeypatch):
 
     for listing in out.glob('*.txt'):
         listing.unlink()
-    run_tool(monkeypatch, script, *args, '--actor-disjoint-only',
+    run_tool(script, *args, '--actor-disjoint-only',
              '--actor-disjoint-seed', 1)
     assert sorted(p.name for p in out.glob('*.txt')) == [
         'test_actor_disjoint.txt', 'train_actor_disjoint.txt',
         'val_actor_disjoint.txt']
     with pytest.raises(SystemExit):
-        run_tool(monkeypatch, script, '--video-dir', videos, '--out-dir',
+        run_tool(script, '--video-dir', videos, '--out-dir',
                  out, '--actor-disjoint-only')
 
 
-def test_convert_annotations_cli(tmp_path, monkeypatch):
+def test_convert_annotations_cli(tmp_path, tools_dir, run_tool):
     src = tmp_path / 'my_test.txt'
     src.write_text('abc_000001_000011,10,3\n')
     dst = tmp_path / 'test.txt'
-    run_tool(monkeypatch, TOOLS / 'convert_annotations.py', src, dst,
+    run_tool(tools_dir / 'convert_annotations.py', src, dst,
              '--from', 'ogm_ge_ks', '--to', 'generic', '--visual-template',
              'frames/{}', '--audio-template', 'features/{}.npy')
     assert dst.read_text() == \
         'frames/abc_000001_000011 features/abc_000001_000011.npy 3\n'
     src.write_text('abc_000001_000011,ten,3\n')
     with pytest.raises(ValueError, match='my_test.txt:1'):
-        run_tool(monkeypatch, TOOLS / 'convert_annotations.py', src, dst,
+        run_tool(tools_dir / 'convert_annotations.py', src, dst,
                  '--from', 'ogm_ge_ks', '--to', 'generic')

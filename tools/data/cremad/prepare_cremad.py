@@ -12,8 +12,9 @@ Frames come from ``--video-dir/<id>.flv``; audio from
 audio track (written as a wav at its own rate).
 
 Outputs under ``--out-dir`` (see docs/data_preparation.md): ``frames/``,
-``audio/``, with ``--features`` also ``features/<id>.npy`` (the recipe's
-log-STFT: 22,050 Hz, tiled and cut to 3 s, 188 x 257), ``<split>.txt`` /
+``audio/``, with ``--features`` also ``features/<id>.npy`` (by default
+the recipe's log-STFT: 22,050 Hz, tiled and cut to 3 s, 188 x 257;
+``--features RECIPE`` chooses another), ``<split>.txt`` /
 ``<split>_features.txt`` and ``failed_clips.tsv``. Re-running skips the
 complete outputs. ``--val-fraction 0.1`` carves a fixed, per-class
 validation split ``val`` out of ``train`` (the published split has none).
@@ -41,48 +42,33 @@ from typing import Dict, List
 
 from mmengine.logging import print_log
 
-from rollingq_mm.datasets.preparation import (SplitClip, actor_disjoint_split,
+from rollingq_mm.datasets.preparation import (CREMAD_RECIPE, SplitClip,
+                                              actor_disjoint_split,
+                                              add_extraction_arguments,
+                                              add_validation_arguments,
                                               add_validation_split,
                                               cremad_actor, parse_split_args,
-                                              prepare_splits, read_annotation)
+                                              read_annotation,
+                                              run_preparation)
 
 #: Appended to the split names of the actor-disjoint split.
 ACTOR_DISJOINT_SUFFIX = '_actor_disjoint'
 
-LOG_STFT_PIPELINE = [
-    dict(type='LoadAudio', sample_rate=22050),
-    dict(type='FixAudioLength', seconds=3, mode='tile',
-         crop_position='start'),
-    dict(type='LogSTFT'),
-]
 
-
-def parse_args() -> argparse.Namespace:
-    """Command-line arguments."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--video-dir', required=True,
                         help='folder with <clip_id>.flv (VideoFlash)')
     parser.add_argument('--audio-dir', default=None,
                         help='folder with <clip_id>.wav (AudioWAV); default: '
                         "the flv's audio track")
-    parser.add_argument('--out-dir', required=True, help='output root')
     parser.add_argument('--split', action='append', default=[],
                         metavar='NAME=FILE',
                         help='a list of clip ids; repeat for several splits')
     parser.add_argument('--video-ext', default='.flv')
-    parser.add_argument('--features', action='store_true',
-                        help='also write the log-STFT .npy features')
-    parser.add_argument('--fps', type=float, default=1.0)
-    parser.add_argument('--short-side', type=int, default=None,
-                        help='resize frames to this short side')
-    parser.add_argument('--jpeg-quality', type=int, default=95)
-    parser.add_argument('--workers', type=int, default=os.cpu_count() or 1)
-    parser.add_argument('--val-fraction', type=float, default=0.0,
-                        help='carve this share of each class of '
-                        '--val-source out as the split "val" (0: none)')
-    parser.add_argument('--val-source', default='train',
-                        help='the split the validation clips come from')
-    parser.add_argument('--val-seed', type=int, default=0)
+    add_extraction_arguments(parser, CREMAD_RECIPE)
+    add_validation_arguments(parser)
     parser.add_argument('--actor-disjoint-test-fraction', type=float,
                         default=0.0,
                         help='also write an actor-disjoint split with this '
@@ -93,11 +79,7 @@ def parse_args() -> argparse.Namespace:
                         help='seed of the actor-disjoint choice')
     parser.add_argument('--actor-disjoint-only', action='store_true',
                         help='write only the actor-disjoint split files')
-    args = parser.parse_args()
-    if args.actor_disjoint_only and not args.actor_disjoint_test_fraction:
-        parser.error('--actor-disjoint-only needs '
-                     '--actor-disjoint-test-fraction')
-    return args
+    return parser
 
 
 def collect_splits(args: argparse.Namespace) -> Dict[str, List[SplitClip]]:
@@ -156,15 +138,12 @@ def choose_splits(args: argparse.Namespace,
 
 def main() -> None:
     """Extract every split and write its annotation files."""
-    args = parse_args()
-    splits = choose_splits(args, collect_splits(args))
-    written = prepare_splits(
-        splits, args.out_dir, args.workers,
-        feature_pipeline=LOG_STFT_PIPELINE if args.features else None,
-        fps=args.fps, short_side=args.short_side,
-        jpeg_quality=args.jpeg_quality)
-    for split, files in written.items():
-        print_log(f'{split}: wrote {", ".join(files)}', logger='current')
+    parser = build_parser()
+    args = parser.parse_args()
+    if args.actor_disjoint_only and not args.actor_disjoint_test_fraction:
+        parser.error('--actor-disjoint-only needs '
+                     '--actor-disjoint-test-fraction')
+    run_preparation(parser, args, choose_splits(args, collect_splits(args)))
 
 
 if __name__ == '__main__':

@@ -13,7 +13,9 @@ Two ways to say which clips belong to which split and class:
 
 Outputs under ``--out-dir`` (see docs/data_preparation.md): ``frames/``,
 ``audio/`` (wav at the source rate), with ``--features`` also
-``features/<id>.npy`` (the recipe's normalised 1024 x 128 fbank),
+``features/<id>.npy`` (by default the recipe's normalised 1024 x 128
+fbank; ``--features RECIPE`` chooses another, e.g.
+``fbank:num_mel_bins=64``),
 ``<split>.txt`` / ``<split>_features.txt`` (generic annotations) and
 ``failed_clips.tsv``. Re-running skips the complete outputs.
 ``--val-fraction 0.1`` carves a fixed, per-class validation split ``val``
@@ -29,49 +31,39 @@ Example::
 import argparse
 import os
 import os.path as osp
-from collections import Counter
 from typing import Dict, List, Tuple
 
 from mmengine.logging import print_log
 
-from rollingq_mm.datasets import resolve_classes
 from rollingq_mm.datasets.class_names import build_class_lookup
-from rollingq_mm.datasets.preparation import (VIDEO_EXTENSIONS, SplitClip,
-                                              add_validation_split,
-                                              index_videos, parse_split_args,
-                                              prepare_splits, read_annotation)
+from rollingq_mm.datasets.preparation import (KINETICS_SOUNDS_RECIPE,
+                                              SplitClip,
+                                              add_extraction_arguments,
+                                              add_validation_arguments,
+                                              carve_validation,
+                                              class_folder_clips,
+                                              classes_argument, index_videos,
+                                              parse_split_args,
+                                              read_annotation,
+                                              run_preparation)
 
-FBANK_PIPELINE = [dict(type='LoadAudio', sample_rate=None),
-                  dict(type='KaldiFbank')]
 
-
-def parse_args() -> argparse.Namespace:
-    """Command-line arguments."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--video-root', required=True,
                         help='folder with the raw Kinetics clips')
-    parser.add_argument('--out-dir', required=True, help='output root')
     parser.add_argument('--split', action='append', default=[],
                         metavar='NAME=FILE',
                         help='a split list; repeat for several splits')
     parser.add_argument('--split-format', default='ogm_ge_ks',
                         choices=['ogm_ge_ks', 'space_list'])
     parser.add_argument('--classes', default='kinetics_sounds_31',
-                        help='class list file or shipped list name')
-    parser.add_argument('--features', action='store_true',
-                        help='also write the fbank .npy features')
-    parser.add_argument('--fps', type=float, default=1.0)
-    parser.add_argument('--short-side', type=int, default=None,
-                        help='resize frames to this short side')
-    parser.add_argument('--jpeg-quality', type=int, default=95)
-    parser.add_argument('--workers', type=int, default=os.cpu_count() or 1)
-    parser.add_argument('--val-fraction', type=float, default=0.0,
-                        help='carve this share of each class of '
-                        '--val-source out as the split "val" (0: none)')
-    parser.add_argument('--val-source', default='train',
-                        help='the split the validation clips come from')
-    parser.add_argument('--val-seed', type=int, default=0)
-    return parser.parse_args()
+                        help='class list file, shipped list name or '
+                        'comma-separated names')
+    add_extraction_arguments(parser, KINETICS_SOUNDS_RECIPE)
+    add_validation_arguments(parser)
+    return parser
 
 
 def clips_from_lists(args: argparse.Namespace, classes: Tuple[str, ...]
@@ -95,22 +87,13 @@ def clips_from_folders(args: argparse.Namespace, classes: Tuple[str, ...]
     """Split name to clips, from <split>/<class>/<clip> folders."""
     lookup = build_class_lookup(classes)
     splits = {}
-    ignored = Counter()
+    ignored = set()
     for split in sorted(os.listdir(args.video_root)):
         split_dir = osp.join(args.video_root, split)
         if not osp.isdir(split_dir):
             continue
-        clips = []
-        for class_dir in sorted(os.listdir(split_dir)):
-            if class_dir not in lookup:
-                ignored[class_dir] += 1
-                continue
-            folder = osp.join(split_dir, class_dir)
-            for name in sorted(os.listdir(folder)):
-                stem, suffix = osp.splitext(name)
-                if suffix.lower() in VIDEO_EXTENSIONS:
-                    clips.append(SplitClip(stem, osp.join(folder, name),
-                                           None, lookup[class_dir]))
+        clips, skipped = class_folder_clips(split_dir, lookup)
+        ignored.update(skipped)
         if clips:
             splits[split] = clips
     if ignored:
@@ -125,20 +108,12 @@ def clips_from_folders(args: argparse.Namespace, classes: Tuple[str, ...]
 
 def main() -> None:
     """Extract every split and write its annotation files."""
-    args = parse_args()
-    classes = resolve_classes(args.classes)
+    parser = build_parser()
+    args = parser.parse_args()
+    classes = classes_argument(parser, args.classes)
     splits = clips_from_lists(args, classes) if args.split \
         else clips_from_folders(args, classes)
-    if args.val_fraction:
-        splits = add_validation_split(splits, args.val_source,
-                                      args.val_fraction, args.val_seed)
-    written = prepare_splits(
-        splits, args.out_dir, args.workers,
-        feature_pipeline=FBANK_PIPELINE if args.features else None,
-        fps=args.fps, short_side=args.short_side,
-        jpeg_quality=args.jpeg_quality)
-    for split, files in written.items():
-        print_log(f'{split}: wrote {", ".join(files)}', logger='current')
+    run_preparation(parser, args, carve_validation(parser, args, splits))
 
 
 if __name__ == '__main__':
