@@ -516,7 +516,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[RunRecord]:
             predictions = osp.join(test_dir, 'predictions.pkl')
             run_command([sys.executable, 'tools/test.py', test_config,
                          find_checkpoint(work_dir, BEST_CKPT_PATTERN),
-                         '--work-dir', test_dir,
+                         '--work-dir', test_dir, '--tta',
                          '--dump', predictions],
                         env, osp.join(test_dir, 'test.log'),
                         f'testing {method} seed {seed}')

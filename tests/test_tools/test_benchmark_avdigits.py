@@ -178,7 +178,7 @@ def test_test_config_adds_the_modality_ablation(bench, tmp_path, method):
                                   {'test_dataloader.batch_size': 7},
                                   str(tmp_path / 'test.py'))
     cfg = Config.fromfile(out)
-    assert cfg.model.test_cfg == dict(ablation='mean')
+    assert cfg.tta_model == dict(type='ModalityAblationTTA', ablation='mean')
     assert cfg.test_dataloader.batch_size == 7
     types = [e['type'] for e in cfg.test_evaluator]
     assert types[0] == 'AccMetric'
