@@ -140,7 +140,7 @@ def feature_norm_steps(cfg: Config) -> Dict[str, int]:
 
 
 def _number(value: float) -> str:
-    return f'{value:.4g}' if abs(value) >= 1e3 else f'{value:.4f}'
+    return f'{value:.6g}'
 
 
 def _numbers(values: List[float]) -> str:
