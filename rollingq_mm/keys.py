@@ -14,8 +14,10 @@ ATTN_SHARE_KEY = 'attn_share'
 #: uniform attention whatever the token counts.
 ATTN_SHARE_NORM_KEY = 'attn_share_norm'
 #: Training scalar of the batch / epoch mean of ``attn_share_norm`` for
-#: modality ``{}`` (beside ``attn_{}``, the raw share).
-ATTN_NORM_SCALAR = 'attn_norm_{}'
+#: modality ``{}`` (beside ``attn_{}``, the raw share; not ``attn_norm_{}``:
+#: readers of ``rollingq/attn_<m>`` take what follows ``attn_`` for a
+#: modality).
+ATTN_NORM_SCALAR = 'norm_attn_{}'
 #: Extras / ``pred_score`` entry: per-sample cos(q, kbar_i^m) (B, M).
 COSINE_KEY = 'modality_cos'
 #: ``pred_score`` entry of the fused scores with modality ``{}`` ablated.

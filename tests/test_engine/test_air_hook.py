@@ -29,6 +29,7 @@ from torch.utils.data import Dataset
 from rollingq_mm.engine import AIRHook
 from rollingq_mm.models import AIRStatistics, RollingQFusionHead
 from rollingq_mm.utils import exit_distributed_cleanly
+from rollingq_mm.visualization import load_run_curves
 
 IN_DIM, CHANNELS, CLASSES, SAMPLES = 6, 16, 4, 16
 
@@ -305,11 +306,13 @@ def test_startup_log_names_the_token_count_of_each_modality(tmp_path):
     assert log_file.count('RollingQFusionHead: tokens per modality: '
                           'audio 6, visual 5 (+1 fusion token)') == 1
     assert 'uniform attention gives 0.500 / 0.417' in log_file
-    audio, visual = logged(runner, 'attn_norm_audio'), logged(
-        runner, 'attn_norm_visual')
+    audio, visual = logged(runner, 'norm_attn_audio'), logged(
+        runner, 'norm_attn_visual')
     assert audio[0] + visual[0] == pytest.approx(1.0)
     raw = logged(runner, 'attn_audio')[0], logged(runner, 'attn_visual')[0]
     assert audio[0] != pytest.approx(raw[0] / sum(raw))
+    curves = load_run_curves(runner.work_dir)
+    assert set(curves.attention) == {'audio', 'visual'}
 
 
 def test_probe_margin_holds_rotations_until_every_probe_is_above_chance(

@@ -175,7 +175,7 @@ def test_loss_reports_losses_air_and_shares():
     losses = head.loss(feats, make_samples())
     assert set(losses) == {
         'loss_cls', 'loss_probe_audio', 'loss_probe_visual', 'air',
-        'attn_audio', 'attn_visual', 'attn_norm_audio', 'attn_norm_visual'
+        'attn_audio', 'attn_visual', 'norm_attn_audio', 'norm_attn_visual'
     }
     cosines = expected_cosines(head, feats)
     assert losses['air'].item() == pytest.approx(
@@ -298,8 +298,8 @@ def test_normalised_share_is_one_over_m_under_uniform_attention():
                           torch.full((2, 2), 0.5), atol=1e-6)
     losses = head.train().loss(feats, make_samples(2))
     assert losses['attn_visual'].item() == pytest.approx(289 / total)
-    assert losses['attn_norm_visual'].item() == pytest.approx(0.5)
-    assert losses['attn_norm_audio'].item() == pytest.approx(0.5)
+    assert losses['norm_attn_visual'].item() == pytest.approx(0.5)
+    assert losses['norm_attn_audio'].item() == pytest.approx(0.5)
     summary = head.air_statistics.summary()
     assert torch.allclose(summary['attn_share_norm'],
                           torch.full((2,), 0.5, dtype=torch.float64))

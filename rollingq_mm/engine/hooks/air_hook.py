@@ -90,7 +90,7 @@ class AIRHook(Hook):
 
     Every epoch it logs, under ``rollingq/<key>`` in the message hub and in
     the visualizer (step = epoch), ``air``, ``cos_<m>``, ``alpha_<m>``,
-    ``attn_<m>``, ``attn_norm_<m>`` (the token-count-normalised share,
+    ``attn_<m>``, ``norm_attn_<m>`` (the token-count-normalised share,
     :func:`~rollingq_mm.models.rollingq.token_normalised_share`),
     ``probe_acc_<m>``, ``rotation_angle`` (degrees, 0 without rotation) and
     ``num_rotations``, plus a one-line summary in the text log. The

@@ -256,7 +256,7 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
             dict: ``loss_cls`` (fused), ``loss_probe_<modality>``, every
             0-dim extra (detached) and, when the head reports attention,
             ``attn_<modality>`` (batch mean of the attention share) and
-            ``attn_norm_<modality>`` (of the token-count-normalised share).
+            ``norm_attn_<modality>`` (of the token-count-normalised share).
         """
         logits, extras = self(feats)
         labels = self._labels(data_samples, logits[FUSED_KEY].shape[0],

@@ -255,7 +255,7 @@ class RollingQFusionHead(BaseAVHead):
         print_log(
             f'RollingQFusionHead: tokens per modality: {counts} (+1 fusion '
             f'token). Raw attention shares (attn_<m>) follow token counts: '
-            f'uniform attention gives {uniform}; attn_norm_<m> = '
+            f'uniform attention gives {uniform}; norm_attn_<m> = '
             f'(attn_<m> / L_m) / sum_j (attn_j / L_j) gives '
             f'{1 / len(lengths):.3f} each.',
             logger='current')
