@@ -10,7 +10,7 @@ The clips come from one of:
    folder). The clip id, which names the outputs, is the video's file stem.
 2. A folder per class (``--class-folders ROOT``):
    ``ROOT/<class>/<clip>.<ext>`` form the split ``train``; the clip ids are
-   ``<class>/<stem>``.
+   ``<class>/<stem>``, whitespace turned into ``_``.
 
 Classes: ``--classes`` takes a list file, a shipped list name or
 comma-separated names (``dog,cat,bird``; the order gives the ids). Without

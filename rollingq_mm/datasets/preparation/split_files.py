@@ -110,7 +110,8 @@ def class_folder_clips(root: str,
 
     Returns:
         tuple[list[SplitClip], list[str]]: The clips, by class folder and
-        file name, and the folders that were ignored.
+        file name, and the folders that were ignored. Whitespace in a clip
+        id becomes ``_`` (it separates the fields of the split files).
     """
     clips, ignored = [], []
     for class_dir in class_folders(root):
@@ -122,7 +123,8 @@ def class_folder_clips(root: str,
             stem, suffix = osp.splitext(name)
             if suffix.lower() in VIDEO_EXTENSIONS:
                 clip_id = f'{class_dir}/{stem}' if nested_ids else stem
-                clips.append(SplitClip(clip_id, osp.join(folder, name),
+                clips.append(SplitClip('_'.join(clip_id.split()),
+                                       osp.join(folder, name),
                                        None, lookup[class_dir]))
     return clips, ignored
 

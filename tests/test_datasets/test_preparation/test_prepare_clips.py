@@ -103,33 +103,36 @@ def test_generic_list_end_to_end_and_resume(tmp_path, grid_dir, av_clips,
 
 def test_class_folders_with_carved_test_split(tmp_path, grid_dir, prepare):
     raw = tmp_path / 'my_clips'
-    for cls, clips in (('bin', ('brbk7n', 'pwij3p')), ('lay', ('lbax4n',
-                                                               'lrwp9a'))):
+    for cls, clips in (('bin', ('brbk7n', 'take 2')),
+                       ('lay down', ('lbax4n', 'lrwp9a'))):
         (raw / cls).mkdir(parents=True)
         for clip in clips:
-            shutil.copy(grid_dir / f'{clip}.mpg', raw / cls / f'{clip}.mpg')
+            source = 'pwij3p' if clip == 'take 2' else clip
+            shutil.copy(grid_dir / f'{source}.mpg', raw / cls / f'{clip}.mpg')
     # the same file name in two classes: the ids keep them apart
     shutil.copy(grid_dir / 'swiz3n.mpg', raw / 'bin' / 'take1.mpg')
-    shutil.copy(grid_dir / 'sbwe5n.mpg', raw / 'lay' / 'take1.mpg')
+    shutil.copy(grid_dir / 'sbwe5n.mpg', raw / 'lay down' / 'take1.mpg')
     out = tmp_path / 'out'
     prepare('--class-folders', raw, '--out-dir', out, '--fps', 0.5,
             '--short-side', 48, '--features',
             'fbank:num_mel_bins=64,target_frames=200', '--test-fraction', 0.34,
             '--workers', 2)
-    assert (out / 'classes.txt').read_text() == 'bin\nlay\n'
+    assert (out / 'classes.txt').read_text() == 'bin\nlay down\n'
     train = (out / 'train.txt').read_text().splitlines()
     test = (out / 'test.txt').read_text().splitlines()
     assert len(train) == 4 and len(test) == 2
     assert sorted(line.split()[-1] for line in test) == ['0', '1']
+    # whitespace in an id would split the fields of the split files
     assert sorted(line.split()[0] for line in train + test) == [
-        f'frames/{c}' for c in ('bin/brbk7n', 'bin/pwij3p', 'bin/take1',
-                                'lay/lbax4n', 'lay/lrwp9a', 'lay/take1')
+        f'frames/{c}' for c in ('bin/brbk7n', 'bin/take1', 'bin/take_2',
+                                'lay_down/lbax4n', 'lay_down/lrwp9a',
+                                'lay_down/take1')
     ]
-    assert len(list((out / 'frames' / 'lay' / 'take1').iterdir())) == 1
+    assert len(list((out / 'frames' / 'lay_down' / 'take1').iterdir())) == 1
     feature = np.load(out / 'features' / 'bin' / 'take1.npy')
     assert feature.shape == (200, 64)
-    assert not np.array_equal(feature,
-                              np.load(out / 'features' / 'lay' / 'take1.npy'))
+    assert not np.array_equal(
+        feature, np.load(out / 'features' / 'lay_down' / 'take1.npy'))
     assert (out / 'test_features.txt'
             ).read_text().splitlines()[0].split()[1].startswith('features/')
 
