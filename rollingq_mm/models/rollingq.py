@@ -265,8 +265,10 @@ def token_normalised_share(shares: Tensor, lengths: Sequence[int]) -> Tensor:
         raise ValueError(
             'token_normalised_share expects shares (..., M) and M token '
             f'counts >= 1, got {tuple(shares.shape)} and {list(lengths)}.')
-    per_token = shares.to(torch.float64) / torch.tensor(
-        lengths, dtype=torch.float64, device=shares.device)
+    wide = shares.to(torch.float64)
+    per_token = torch.stack([
+        wide[..., index] / length for index, length in enumerate(lengths)
+    ], dim=-1)  # divisions by Python numbers: no host-to-device copy
     total = per_token.sum(dim=-1, keepdim=True)
     normalised = torch.where(total > NORM_EPS,
                              per_token / total.clamp_min(NORM_EPS),
