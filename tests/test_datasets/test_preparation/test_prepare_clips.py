@@ -140,11 +140,12 @@ def test_class_folders_with_carved_test_split(tmp_path, grid_dir, prepare):
 def test_16khz_audio_needs_a_recipe_that_fits(tmp_path, grid_dir, wav_16k,
                                               prepare, prepare_fails):
     shutil.copy(grid_dir / 'lbax4n.mpg', tmp_path / 'lbax4n.mpg')
-    listing = tmp_path / 'train.txt'
+    listing = tmp_path / 'lists' / 'train.txt'  # paths from --data-root
+    listing.parent.mkdir()
     listing.write_text(f'lbax4n.mpg {wav_16k.name} 0\n')
     out = tmp_path / 'out'
-    args = ('--split', f'train={listing}', '--out-dir', out, '--fps', 0.5,
-            '--workers', 1)
+    args = ('--split', f'train={listing}', '--data-root', tmp_path,
+            '--out-dir', out, '--fps', 0.5, '--workers', 1)
 
     # the Kinetics recipe (128 bins) at the 16 kHz source rate
     status, err = prepare_fails(*args, '--features')
