@@ -85,7 +85,7 @@ class AIRHook(Hook):
     epoch at whose end every probe is above chance by the margin), and each
     hold is logged with the accuracies that caused it. Holding keeps the
     query from being rotated towards mean keys of encoders that do not yet
-    tell the classes apart (docs/method.md, "Choosing the rotation
+    tell the classes apart (docs/diagnostics.md, "Choosing the rotation
     schedule").
 
     Every epoch it logs, under ``rollingq/<key>`` in the message hub and in
