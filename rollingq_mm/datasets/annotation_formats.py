@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, Optional, Tuple
 
-from .errors import AnnotationError
+from .errors import AnnotationError, MissingClassListError
 
 ANN_FORMATS = ('generic', 'ogm_ge_ks', 'space_list', 'cremad')
 IMAGE_EXTENSIONS = frozenset(
@@ -115,7 +115,8 @@ def parse_label(token: str, class_lookup: Dict[str, int],
         int: The class id.
 
     Raises:
-        AnnotationError: For an unknown name or an id out of range.
+        AnnotationError: For an unknown name or an id out of range;
+            :class:`MissingClassListError` for a name without a class list.
     """
     if _INTEGER.match(token):
         label = int(token)
@@ -126,9 +127,9 @@ def parse_label(token: str, class_lookup: Dict[str, int],
             f'{where}: label {token!r} is neither an integer nor one of the '
             f'{num_classes} class names')
     else:
-        raise AnnotationError(
+        raise MissingClassListError(
             f'{where}: label {token!r} is not an integer and no class list '
-            'was given (metainfo=dict(classes=...))')
+            'was given')
     if label < 0 or (num_classes is not None and label >= num_classes):
         bound = 'inf' if num_classes is None else num_classes
         raise AnnotationError(

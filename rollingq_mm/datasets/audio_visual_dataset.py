@@ -11,7 +11,8 @@ from .annotation_formats import (ANN_FORMATS, AnnotationRecord,
                                  iter_annotation_lines, parse_annotation_line,
                                  visual_kind)
 from .class_names import CREMAD_CLASSES, build_class_lookup, resolve_classes
-from .errors import AnnotationError, InvalidSampleError
+from .errors import (AnnotationError, InvalidSampleError,
+                     MissingClassListError)
 
 _MAX_LISTED_PROBLEMS = 5
 
@@ -136,6 +137,10 @@ class AudioVisualDataset(BaseActionDataset):
                     visual_template=self.visual_template,
                     audio_template=self.audio_template)
                 data_list.append(self._to_data_info(record, where))
+            except MissingClassListError as err:
+                raise MissingClassListError(
+                    f'{err}: set metainfo=dict(classes=...) in the dataset '
+                    'config (a file, a shipped list or the names)') from err
             except AnnotationError as err:
                 if not self.skip_invalid:
                     raise

@@ -14,6 +14,14 @@ class AnnotationError(ValueError):
     """
 
 
+class MissingClassListError(AnnotationError):
+    """A label is a class name, but no class list was given.
+
+    The message names the line; whoever supplies the class list (a dataset
+    config key, a tool's flag) adds how to give one.
+    """
+
+
 class InvalidSampleError(ValueError):
     """A sample's media cannot be decoded into usable data.
 

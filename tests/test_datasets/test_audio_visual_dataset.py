@@ -10,7 +10,8 @@ from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 from torch.utils.data import DataLoader
 
-from rollingq_mm.datasets import AnnotationError, InvalidSampleError
+from rollingq_mm.datasets import (AnnotationError, InvalidSampleError,
+                                  MissingClassListError)
 
 TRAIN_PIPELINE = [
     dict(type='SampleSegmentFrames', num_segments=3, fps=1.0),
@@ -205,3 +206,14 @@ def test_end_to_end_batches_through_the_preprocessor(tmp_path, av_clips):
         assert abs(float(imgs.mean())) < 1.5
         labels += [int(s.gt_label) for s in out['data_samples']]
     assert labels == [0, 1, 1, 0]
+
+
+def test_word_label_without_class_list_names_the_config_key(tmp_path):
+    ann = write(tmp_path / 'ann.txt', 'v.mp4 - speaking\n')
+    for skip_invalid in (False, True):
+        # a missing class list is the config's fault, not the line's: it is
+        # raised even where invalid lines are skipped
+        with pytest.raises(MissingClassListError,
+                           match=r"ann\.txt:1: label 'speaking' .*"
+                           r'metainfo=dict\(classes=\.\.\.\)'):
+            build(ann, skip_invalid=skip_invalid)

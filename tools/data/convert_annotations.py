@@ -16,9 +16,11 @@ Examples::
         --from generic --to space_list
 """
 import argparse
+import sys
 
 from mmengine.logging import print_log
 
+from rollingq_mm.datasets import MissingClassListError
 from rollingq_mm.datasets.annotation_formats import ANN_FORMATS
 from rollingq_mm.datasets.preparation import (WRITE_FORMATS,
                                               convert_annotation)
@@ -49,12 +51,16 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     """Run the conversion."""
     args = parse_args()
-    count = convert_annotation(
-        args.src, args.dst, args.src_format, args.dst_format,
-        classes=args.classes, visual_template=args.visual_template,
-        audio_template=None if args.audio_template == '-'
-        else args.audio_template,
-        seconds=args.seconds)
+    try:
+        count = convert_annotation(
+            args.src, args.dst, args.src_format, args.dst_format,
+            classes=args.classes, visual_template=args.visual_template,
+            audio_template=None if args.audio_template == '-'
+            else args.audio_template,
+            seconds=args.seconds)
+    except MissingClassListError as error:
+        sys.exit(f'error: {error}: pass --classes (a class-list file, a '
+                 'shipped list such as kinetics_sounds_31, or a,b,c)')
     print_log(f'wrote {count} clips to {args.dst}', logger='current')
 
 

@@ -169,3 +169,16 @@ def test_convert_annotations_cli(tmp_path, tools_dir, run_tool):
     with pytest.raises(ValueError, match='my_test.txt:1'):
         run_tool(tools_dir / 'convert_annotations.py', src, dst,
                  '--from', 'ogm_ge_ks', '--to', 'generic')
+
+
+def test_convert_annotations_word_label_without_classes_names_the_flag(
+        tmp_path, tools_dir, run_tool):
+    src = tmp_path / 'words.txt'
+    src.write_text('clips/a.mp4 - speaking\n')
+    with pytest.raises(SystemExit) as exit_info:
+        run_tool(tools_dir / 'convert_annotations.py', src,
+                 tmp_path / 'out.txt', '--from', 'generic', '--to',
+                 'space_list')
+    message = str(exit_info.value.code)
+    assert 'words.txt:1' in message and "'speaking'" in message
+    assert '--classes' in message and 'metainfo' not in message
