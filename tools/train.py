@@ -14,6 +14,7 @@ from rollingq_mm.utils import (add_runner_args, apply_runner_args,
                                build_runner, exit_distributed_cleanly,
                                set_deterministic_env, unscaled_batch_message,
                                validate_config)
+from rollingq_mm.utils.launch import drop_unreached_schedulers
 
 
 def parse_args() -> argparse.Namespace:
@@ -79,7 +80,10 @@ def main() -> None:
     cfg = merge_args(Config.fromfile(args.config), args)
     validate_config(cfg, mode='train')
     set_deterministic_env(cfg)
+    unused_schedulers = drop_unreached_schedulers(cfg)
     runner = build_runner(cfg)
+    for message in unused_schedulers:
+        runner.logger.info(message)
     message = unscaled_batch_message(cfg, runner.world_size)
     if message is not None:
         runner.logger.warning(message)

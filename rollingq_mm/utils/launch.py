@@ -4,7 +4,7 @@ import argparse
 import os
 import os.path as osp
 import sys
-from typing import Optional
+from typing import List, Optional
 
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
@@ -95,6 +95,40 @@ def unscaled_batch_message(cfg: Config, world_size: int) -> Optional[str]:
             'auto_scale_lr.enable is False: the lr is used unscaled (and '
             'the warm-up, counted in epochs, covers other steps). Pass '
             f'--auto-scale-lr, or make the total {base}.')
+
+
+def drop_unreached_schedulers(cfg: Config) -> List[str]:
+    """Remove the epoch-based parameter schedulers that have no ``end`` and
+    would begin at or after ``train_cfg.max_epochs`` (in place).
+
+    The Runner ends such a scheduler (the cosine phase of the configs'
+    schedules) at ``max_epochs``; in a shorter run, e.g. a one-epoch check
+    of a config with a one-epoch warm-up, it would never act, and MMEngine
+    refuses to build it (``end`` must exceed ``begin``).
+
+    Args:
+        cfg (Config): The training config.
+
+    Returns:
+        list[str]: One message per removed scheduler, naming it.
+    """
+    max_epochs = (cfg.get('train_cfg') or {}).get('max_epochs')
+    schedulers = cfg.get('param_scheduler')
+    if max_epochs is None or not isinstance(schedulers, list):
+        return []
+    kept, messages = [], []
+    for index, scheduler in enumerate(schedulers):
+        if (isinstance(scheduler, dict) and scheduler.get('by_epoch', True)
+                and 'end' not in scheduler
+                and scheduler.get('begin', 0) >= max_epochs):
+            messages.append(
+                f'param_scheduler[{index}] ({scheduler.get("type")}) begins '
+                f'at epoch {scheduler.get("begin", 0)}, not before '
+                f'train_cfg.max_epochs={max_epochs}: not used in this run.')
+        else:
+            kept.append(scheduler)
+    cfg.param_scheduler = kept
+    return messages
 
 
 def exit_distributed_cleanly() -> None:

@@ -18,6 +18,8 @@ from mmengine.config import Config, ConfigDict
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
+from rollingq_mm.utils.launch import drop_unreached_schedulers
+
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO / 'configs'
 CLIPS = REPO / '..' / 'shared' / 'data' / 'av_clips' / 'grid_samples'
@@ -89,6 +91,8 @@ def tiny_config(name: str, ann_file: Path, work_dir: Path) -> Config:
         loader.dataset.data_prefix = dict(video='', audio='')
         shrink_pipeline(loader.dataset.pipeline)
     cfg.train_cfg.max_epochs = 1
+    # As tools/train.py: the cosine phase begins after this epoch.
+    assert drop_unreached_schedulers(cfg)
     cfg.default_hooks.logger.interval = 1
     cfg.work_dir = str(work_dir)
     cfg.launcher = 'none'

@@ -18,6 +18,8 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
+from rollingq_mm.utils.launch import drop_unreached_schedulers
+
 REPO = Path(__file__).resolve().parents[2]
 ITERS_PER_EPOCH = 2
 
@@ -129,3 +131,33 @@ def test_default_schedule_ends_at_the_configs_epochs(tmp_path):
     assert runner.param_schedulers[-1].end == 20 * ITERS_PER_EPOCH
     epoch, _, lr = recorder.lrs[-1]
     assert epoch == 20 and 0.0 < lr < 0.01 * cfg.optim_wrapper.optimizer.lr
+
+
+@pytest.mark.parametrize('name,epochs', [('rollingq_avdigits.py', 1),
+                                         ('rollingq_ks.py', 2)])
+def test_run_shorter_than_the_warm_up_drops_the_cosine(name, epochs,
+                                                       tmp_path):
+    cfg = train_tool_config(str(REPO / 'configs' / name), '--work-dir',
+                            str(tmp_path), '--cfg-options',
+                            f'train_cfg.max_epochs={epochs}')
+    messages = drop_unreached_schedulers(cfg)
+    assert len(messages) == 1
+    assert messages[0].startswith('param_scheduler[1] (CosineAnnealingLR) '
+                                  'begins at epoch')
+    assert f'train_cfg.max_epochs={epochs}: not used' in messages[0]
+    recorder, runner = train_lrs(cfg, tmp_path)
+    assert [type(s).__name__ for s in runner.param_schedulers] == [
+        'LinearLR']
+    lrs = [lr for _, _, lr in recorder.lrs]
+    assert len(lrs) == epochs * ITERS_PER_EPOCH
+    assert all(a < b for a, b in zip(lrs, lrs[1:]))
+
+
+def test_a_scheduler_with_its_own_end_is_kept(tmp_path):
+    cfg = train_tool_config(str(REPO / 'configs' / 'rollingq_avdigits.py'),
+                            '--work-dir', str(tmp_path), '--cfg-options',
+                            'train_cfg.max_epochs=1',
+                            'param_scheduler.1.end=20')
+    assert drop_unreached_schedulers(cfg) == []
+    assert [s.type for s in cfg.param_scheduler] == ['LinearLR',
+                                                     'CosineAnnealingLR']
