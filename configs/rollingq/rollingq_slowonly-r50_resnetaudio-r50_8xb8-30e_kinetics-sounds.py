@@ -56,12 +56,17 @@ model = dict(
                 num_positions=147,
                 norm=True))))
 
+# The node's cores shared by 8 training processes (the base counts 4).
+num_workers = max(1, min(8, (__import__('os').cpu_count() or 8) // 8 - 1))
 train_dataloader = dict(
     batch_size=8,
+    num_workers=num_workers,
     dataset=dict(
         pipeline=_time_major(_base_.train_dataloader.dataset.pipeline)))
 val_dataloader = dict(
+    num_workers=num_workers,
     dataset=dict(pipeline=_time_major(_base_.val_dataloader.dataset.pipeline)))
 test_dataloader = dict(
+    num_workers=num_workers,
     dataset=dict(
         pipeline=_time_major(_base_.test_dataloader.dataset.pipeline)))

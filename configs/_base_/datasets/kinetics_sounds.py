@@ -68,9 +68,16 @@ test_pipeline = [
 # (tools/dist_train.sh CONFIG 4). On another number of GPUs keep the total
 # at 64 (e.g. train_dataloader.batch_size=64 on one) or scale the lr with
 # --auto-scale-lr; training warns at start-up when neither is done.
+# Loader processes per split and training process: the node's CPU cores
+# shared by its 4 training processes, one core each left to the process, at
+# most 8; counted when the config is loaded, recorded in the work dir's copy
+# of it, and without effect on the data (per-sample seeds, RNGStateHook).
+# `__import__`: mmengine reads a config with an import statement as a
+# lazy-import config. Whether training waits for data: docs/configs.md.
+num_workers = max(1, min(8, (__import__('os').cpu_count() or 4) // 4 - 1))
 train_dataloader = dict(
     batch_size=16,
-    num_workers=8,
+    num_workers=num_workers,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
@@ -81,7 +88,7 @@ train_dataloader = dict(
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=16,
-    num_workers=8,
+    num_workers=num_workers,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
@@ -93,7 +100,7 @@ val_dataloader = dict(
         test_mode=True))
 test_dataloader = dict(
     batch_size=16,
-    num_workers=8,
+    num_workers=num_workers,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
