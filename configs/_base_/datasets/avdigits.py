@@ -15,6 +15,7 @@ classes = f'{data_root}/classes.txt'
 # Standardised with the training split's constants, measured over all
 # 2,000 x 96 x 40 values of the padded features: mean -11.192, std 6.006
 # (KaldiFbank divides by 2 * norm_std, so the features have mean 0, std 0.5).
+# Other data needs its own: tools/data/compute_norm_stats.py CONFIG.
 audio_seconds = 0.975
 audio_feature = dict(
     type='KaldiFbank',

@@ -54,7 +54,8 @@ model = dict(
         type='MultiModalDataPreprocessor',
         preprocessors=dict(
             # Mean and std of the training images' pixels (0-255), measured
-            # over all 2,000 x 28 x 28 values.
+            # over all 2,000 x 28 x 28 values (for other data:
+            # tools/data/compute_norm_stats.py CONFIG).
             imgs=dict(
                 type='ActionDataPreprocessor',
                 mean=[68.42, 68.42, 68.42],
