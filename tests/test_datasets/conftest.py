@@ -6,7 +6,6 @@ import av
 import numpy as np
 import pytest
 import soundfile
-from mmengine.registry import init_default_scope
 
 import rollingq_mm  # noqa: F401  (registers the components)
 
@@ -16,12 +15,6 @@ FSDD = SHARED_DATA / 'fsdd' / 'recordings'
 GRID = AV_CLIPS / 'grid_samples'
 CLIPS_WITH_AUDIO = ('chaplin.mp4', 'fire2.mp4', 'flipping_a_pancake.mkv',
                     'kinetics_style_makeup.avi')
-
-
-@pytest.fixture(autouse=True)
-def mmaction_scope():
-    """Build registry components in mmaction2's scope."""
-    init_default_scope('mmaction')
 
 
 @pytest.fixture(scope='session')
