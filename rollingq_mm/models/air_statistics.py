@@ -59,7 +59,7 @@ class AIRStatistics:
 
     @torch.no_grad()
     def update(self, mean_keys: Tensor, cosines: Tensor, attn_share: Tensor,
-               attn_share_norm: Optional[Tensor] = None) -> None:
+               attn_share_norm: Tensor) -> None:
         """Add one batch.
 
         Args:
@@ -67,15 +67,12 @@ class AIRStatistics:
             cosines (Tensor): cos(q, kbar_i^m), shape (B, M).
             attn_share (Tensor): Attention share of the fusion query on each
                 modality's tokens, shape (B, M).
-            attn_share_norm (Tensor, optional): Its token-count-normalised
-                share (:func:`~rollingq_mm.models.rollingq.
-                token_normalised_share`), shape (B, M). Defaults to None:
-                counted as zeros.
+            attn_share_norm (Tensor): Its token-count-normalised share
+                (:func:`~rollingq_mm.models.rollingq.
+                token_normalised_share`), shape (B, M).
         """
         batch = mean_keys.shape[0]
         expected = (batch, self.num_modalities, self.channels)
-        if attn_share_norm is None:
-            attn_share_norm = torch.zeros_like(attn_share)
         if tuple(mean_keys.shape) != expected or \
                 tuple(cosines.shape) != expected[:2] or \
                 tuple(attn_share.shape) != expected[:2] or \

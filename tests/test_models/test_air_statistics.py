@@ -9,9 +9,11 @@ NUM_MODALITIES, CHANNELS = 2, 5
 
 
 def random_batches(seed: int, sizes=(3, 1, 4, 2)):
+    """(mean_keys, cosines, shares, normalised shares) per batch."""
     generator = torch.Generator().manual_seed(seed)
     return [(torch.randn(size, NUM_MODALITIES, CHANNELS, generator=generator),
              torch.rand(size, NUM_MODALITIES, generator=generator) * 2 - 1,
+             torch.rand(size, NUM_MODALITIES, generator=generator),
              torch.rand(size, NUM_MODALITIES, generator=generator))
             for size in sizes]
 
@@ -22,14 +24,16 @@ def test_online_means_equal_one_shot_means():
     for batch in batches:
         statistics.update(*batch)
     summary = statistics.summary()
-    keys, cosines, shares = (torch.cat(parts).double()
-                             for parts in zip(*batches))
+    keys, cosines, shares, norm_shares = (torch.cat(parts).double()
+                                          for parts in zip(*batches))
     assert summary['count'] == keys.shape[0] == 10
     assert summary['mean_keys'].dtype == torch.float64
     assert torch.allclose(summary['mean_keys'], keys.mean(dim=0), atol=1e-12)
     assert torch.allclose(summary['cosines'], cosines.mean(dim=0), atol=1e-12)
     assert torch.allclose(summary['attn_share'], shares.mean(dim=0),
                           atol=1e-12)
+    assert torch.allclose(summary['attn_share_norm'],
+                          norm_shares.mean(dim=0), atol=1e-12)
 
 
 def test_reset_forgets_and_summary_of_nothing_is_an_error():
@@ -65,11 +69,13 @@ def test_all_reduce_runs_once_per_epoch():
 
 def test_update_rejects_wrong_shapes():
     statistics = AIRStatistics(NUM_MODALITIES, CHANNELS)
-    keys, cosines, shares = random_batches(5, sizes=(2, ))[0]
+    keys, cosines, shares, norm_shares = random_batches(5, sizes=(2, ))[0]
     with pytest.raises(ValueError, match='mean_keys'):
-        statistics.update(keys[..., :3], cosines, shares)
+        statistics.update(keys[..., :3], cosines, shares, norm_shares)
     with pytest.raises(ValueError, match='attn_share'):
-        statistics.update(keys, cosines, shares[:1])
+        statistics.update(keys, cosines, shares[:1], norm_shares)
+    with pytest.raises(ValueError, match='attn_share_norm'):
+        statistics.update(keys, cosines, shares, norm_shares[:1])
     with pytest.raises(ValueError, match='num_modalities'):
         AIRStatistics(0, CHANNELS)
 
