@@ -13,6 +13,9 @@ ATTN_SHARE_KEY = 'attn_share'
 #: ``attn_share`` entry and L_m the modality's token count; 1/M each under
 #: uniform attention whatever the token counts.
 ATTN_SHARE_NORM_KEY = 'attn_share_norm'
+#: Training scalar of the batch / epoch mean of ``attn_share`` for modality
+#: ``{}`` (per batch with the losses, per epoch under ``SCALAR_PREFIX``).
+ATTN_SCALAR = 'attn_{}'
 #: Training scalar of the batch / epoch mean of ``attn_share_norm`` for
 #: modality ``{}`` (beside ``attn_{}``, the raw share; not ``attn_norm_{}``:
 #: readers of ``rollingq/attn_<m>`` take what follows ``attn_`` for a

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from glob import glob
 from typing import Dict, List, Mapping
 
-from ..keys import SCALAR_PREFIX
+from ..keys import ATTN_SCALAR, SCALAR_PREFIX
 
 ACC_PREFIX = 'acc/'
 ACC_SUFFIX = '_top1'
@@ -89,14 +89,15 @@ def load_run_curves(path: str) -> RunCurves:
 
 def _add_record(curves: RunCurves, record: Mapping,
                 rotations: Dict[int, bool]) -> None:
+    attention_prefix = SCALAR_PREFIX + ATTN_SCALAR.format('')
     step = int(record.get('step', -1))
     if SCALAR_PREFIX + 'air' in record:
         curves.air[step] = float(record[SCALAR_PREFIX + 'air'])
         rotations[step] = float(
             record.get(SCALAR_PREFIX + 'rotation_angle', 0.0)) > 0
         for key, value in record.items():
-            if key.startswith(SCALAR_PREFIX + 'attn_'):
-                name = key[len(SCALAR_PREFIX + 'attn_'):]
+            if key.startswith(attention_prefix):
+                name = key[len(attention_prefix):]
                 curves.attention.setdefault(name, {})[step] = float(value)
     for key, value in record.items():
         if key.startswith(ACC_PREFIX) and key.endswith(ACC_SUFFIX):

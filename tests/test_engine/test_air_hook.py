@@ -535,7 +535,7 @@ def test_two_gloo_ranks_share_statistics_and_rotation(tmp_path):
     assert not torch.equal(ranks[0]['rotation'], torch.eye(CHANNELS))
     for result in ranks:
         assert result['summary']['count'] == single['summary']['count'] == 16
-        for key in ('mean_keys', 'cosines', 'attn_share'):
+        for key in ('mean_keys', 'cosines', 'attn_share', 'attn_share_norm'):
             assert torch.allclose(result['summary'][key],
                                   single['summary'][key], atol=1e-5), key
     assert torch.allclose(ranks[0]['rotation'], single['rotation'],
@@ -566,7 +566,7 @@ def test_two_gloo_ranks_split_the_eval_pass_and_agree(tmp_path):
     for result in ranks:
         assert result['world_size'] == 2
         assert result['summary']['count'] == single['summary']['count'] == 11
-        for key in ('mean_keys', 'cosines', 'attn_share'):
+        for key in ('mean_keys', 'cosines', 'attn_share', 'attn_share_norm'):
             assert torch.allclose(result['summary'][key],
                                   single['summary'][key], atol=1e-5), key
 
@@ -587,6 +587,7 @@ def rank0_only_batch():
     """A batch of statistics that only rank 0 adds in the worker."""
     generator = torch.Generator().manual_seed(7)
     return (torch.randn(3, 2, CHANNELS, generator=generator),
+            torch.rand(3, 2, generator=generator),
             torch.rand(3, 2, generator=generator),
             torch.rand(3, 2, generator=generator))
 

@@ -10,10 +10,11 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 from torch import nn
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 
-from rollingq_mm.engine.air_statistics_pass import update_air_statistics
-from rollingq_mm.keys import ATTN_NORM_SCALAR, SCALAR_PREFIX
+from rollingq_mm.engine.air_statistics_pass import (eval_pass_loader,
+                                                    update_air_statistics)
+from rollingq_mm.keys import ATTN_NORM_SCALAR, ATTN_SCALAR, SCALAR_PREFIX
 from rollingq_mm.models.heads import RollingQFusionHead
 from rollingq_mm.models.rollingq import (DegenerateAnchorError, anchor_target,
                                          anchor_weights,
@@ -75,18 +76,11 @@ class AIRHook(Hook):
     statistics (no sample, zero query, zero mean key, cancelling anchor)
     skip the rotation with a logged warning.
 
-    The probe accuracies are those of the head's unimodal probes (linear
-    classifiers on each modality's detached tokens, trained by
-    ``loss_probe_<m>``), counted over the same samples as the other
-    statistics: the epoch's training forwards (``statistics='online'``:
-    accuracy of the probe as it trains, on augmented training batches) or
-    the eval pass. A rotation held by them is not made up at once: it waits
-    for the next epoch the schedule allows (with ``interval=1``, the first
-    epoch at whose end every probe is above chance by the margin), and each
-    hold is logged with the accuracies that caused it. Holding keeps the
-    query from being rotated towards mean keys of encoders that do not yet
-    tell the classes apart (docs/diagnostics.md, "Choosing the rotation
-    schedule").
+    The probe accuracies are the top-1 of the head's unimodal probes over
+    the samples of the statistics (training forwards or the eval pass). A
+    rotation they hold waits for the next epoch the schedule allows, and
+    each hold is logged; docs/diagnostics.md ("Choosing the rotation
+    schedule") says when to use it.
 
     Every epoch it logs, under ``rollingq/<key>`` in the message hub and in
     the visualizer (step = epoch), ``air``, ``cos_<m>``, ``alpha_<m>``,
@@ -242,34 +236,13 @@ class AIRHook(Hook):
 
     def _build_eval_loader(self, runner) -> DataLoader:
         """This rank's loader over the eval pass's fixed subset."""
-        train_loader = runner.train_dataloader
-        if self.eval_pass_dataset is None:
-            dataset = train_loader.dataset
-        else:
+        dataset = runner.train_dataloader.dataset
+        if self.eval_pass_dataset is not None:
             dataset = DATASETS.build(copy.deepcopy(self.eval_pass_dataset))
-        total = len(dataset)
-        if self.eval_pass_samples is None:
-            indices = list(range(total))
-        elif self.eval_pass_samples > total:
-            raise ValueError(
-                f'AIRHook: eval_pass_samples ({self.eval_pass_samples}) is '
-                f'more than the {total} samples of the eval-pass dataset.')
-        else:
-            generator = torch.Generator().manual_seed(self.eval_pass_seed)
-            indices = sorted(
-                torch.randperm(total, generator=generator)
-                [:self.eval_pass_samples].tolist())
-        rank, world_size = dist.get_dist_info()
-        workers = train_loader.num_workers
-        return DataLoader(
-            Subset(dataset, indices[rank::world_size]),
-            batch_size=train_loader.batch_size,
-            shuffle=False,
-            num_workers=workers,
-            collate_fn=train_loader.collate_fn,
-            persistent_workers=workers > 0
-            and self.eval_pass_epochs == 'every',
-            generator=torch.Generator().manual_seed(self.eval_pass_seed))
+        return eval_pass_loader(
+            dataset, runner.train_dataloader, self.eval_pass_samples,
+            self.eval_pass_seed,
+            persistent_workers=self.eval_pass_epochs == 'every')
 
     def after_train(self, runner) -> None:
         """Release the eval pass's loader (and its persistent workers)."""
@@ -430,7 +403,8 @@ class AIRHook(Hook):
         for index, name in enumerate(head.modalities):
             scalars[f'cos_{name}'] = float(cosines[index])
             scalars[f'alpha_{name}'] = float(weights[index])
-            scalars[f'attn_{name}'] = float(summary['attn_share'][index])
+            scalars[ATTN_SCALAR.format(name)] = float(
+                summary['attn_share'][index])
             scalars[ATTN_NORM_SCALAR.format(name)] = float(
                 summary['attn_share_norm'][index])
             if 'probe_accuracy' in summary:

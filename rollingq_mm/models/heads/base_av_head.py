@@ -10,8 +10,8 @@ from mmaction.utils import SampleList
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from ...keys import (ATTN_NORM_SCALAR, ATTN_SHARE_KEY, ATTN_SHARE_NORM_KEY,
-                     COSINE_KEY, FUSED_KEY)
+from ...keys import (ATTN_NORM_SCALAR, ATTN_SCALAR, ATTN_SHARE_KEY,
+                     ATTN_SHARE_NORM_KEY, COSINE_KEY, FUSED_KEY)
 
 #: Default initialisation of every Linear of a head (fusion projections,
 #: classifier, probes): Xavier-normal weights and zero biases, as the
@@ -268,7 +268,7 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
                 self.loss_cls(logits[name], labels)
         for key, value in extras.items():
             if key in (ATTN_SHARE_KEY, ATTN_SHARE_NORM_KEY):
-                scalar = 'attn_{}' if key == ATTN_SHARE_KEY \
+                scalar = ATTN_SCALAR if key == ATTN_SHARE_KEY \
                     else ATTN_NORM_SCALAR
                 shares = value.detach().mean(dim=0)
                 for index, name in enumerate(self.modalities):
