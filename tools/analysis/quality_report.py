@@ -129,7 +129,7 @@ def parse_quality_columns(specs: Sequence[str]) -> Dict[str, Tuple[str, int]]:
             raise ValueError(f'--quality-columns takes MODALITY=COLUMN or '
                              f'MODALITY=-COLUMN, got {spec!r}')
         sign = -1 if column.startswith('-') else 1
-        columns[name] = (column.lstrip('-') if sign < 0 else column, sign)
+        columns[name] = (column[1:] if sign < 0 else column, sign)
     return columns
 
 
