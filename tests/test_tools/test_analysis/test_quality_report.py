@@ -16,8 +16,10 @@ import torch
 from scipy import stats
 
 from probe_summary import read_csv
-from quality_report import (join_quality, parse_quality_columns,
-                            prediction_records, quality_bins, read_quality)
+from quality_report import (accuracy_by_quality, correlation_with_quality,
+                            format_report, join_quality,
+                            parse_quality_columns, prediction_records,
+                            quality_bins, read_quality)
 
 MODALITIES = ('audio', 'visual')
 NOISE_VALUES = (0.1, 0.4, 1.5)
@@ -260,6 +262,25 @@ def test_matching_rule():
     with pytest.raises(ValueError, match=r"ids 'a' and 'clips/a\.mp4' both "
                        r"match clip 'a'"):
         join_quality(records, {'a': {}, 'clips/a.mp4': {}}, 'q.csv', 'p.pkl')
+
+
+def test_head_without_attention():
+    samples = [prediction(c, label=i % 2, predicted=0) for i, c in
+               enumerate('abcd')]
+    for sample in samples:
+        del sample['attn_share']
+    joined, counts = join_quality(
+        prediction_records(samples, 'p.pkl'),
+        {c: dict(visual=q) for c, q in zip('abcd', (1.0, 2.0, 3.0, 4.0))},
+        'q.csv', 'p.pkl')
+    accuracy = accuracy_by_quality(joined, ['visual'], bins=2)
+    assert [(r['num_samples'], r['top1_fused']) for r in accuracy] == [
+        (2, 0.5), (2, 0.5)]
+    assert not [k for k in accuracy[0] if k.startswith('attn_')]
+    assert correlation_with_quality(joined, ['visual']) == []
+    report = format_report(accuracy, [], counts, dict(visual=('q', 1)),
+                           'p.pkl', 'q.csv')
+    assert 'The predictions carry no attention share' in report
 
 
 def test_dump_without_clip_ids():
