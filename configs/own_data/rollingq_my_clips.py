@@ -93,7 +93,8 @@ model = dict(
 # stretches the cosine schedule to N. One log line per iteration.
 train_cfg = dict(max_epochs=30)
 # A small data set has few iterations per epoch (here one): warm up over
-# 5 epochs rather than the AV-Digits base's one, then the cosine decay to
+# 5 epochs rather than the AV-Digits base's one (a one-step warm-up leaves
+# the cosine decay starting from 1 % of the lr), then the cosine decay to
 # max_epochs.
 param_scheduler = [
     dict(
