@@ -29,3 +29,10 @@ ABLATED_KEY = 'fused_without_{}'
 SCALAR_PREFIX = 'rollingq/'
 #: Results key of the noise level drawn by ``RandomLevelNoise``.
 NOISE_LEVEL_KEY = 'noise_level'
+#: Extras entry of ``MBTFusionHead``: per-sample bottleneck attention share
+#: per modality (B, M), the attention mass of modality m's CLS on the shared
+#: bottleneck tokens in the head's last layer, averaged over heads.
+BOTTLENECK_SHARE_KEY = 'bottleneck_share'
+#: Training scalar of the batch mean of ``bottleneck_share`` for modality
+#: ``{}``, reported with the losses.
+BOTTLENECK_SCALAR = 'bottleneck_attn_{}'

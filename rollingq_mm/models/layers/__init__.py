@@ -1,4 +1,5 @@
 """Layers of rollingq_mm's models."""
+from .bottleneck_fusion import BottleneckFusion, PreNormEncoderLayer
 from .cls_query_attention import CLSQueryAttention
 
-__all__ = ['CLSQueryAttention']
+__all__ = ['CLSQueryAttention', 'BottleneckFusion', 'PreNormEncoderLayer']
