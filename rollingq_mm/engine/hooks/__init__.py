@@ -1,6 +1,7 @@
 """Training hooks of rollingq_mm."""
 from .air_hook import AIRHook
+from .ogm_ge_hook import OGMGEHook
 from .rng_state_hook import RNGStateHook
 from .training_curves_hook import TrainingCurvesHook
 
-__all__ = ['AIRHook', 'RNGStateHook', 'TrainingCurvesHook']
+__all__ = ['AIRHook', 'OGMGEHook', 'RNGStateHook', 'TrainingCurvesHook']

@@ -11,7 +11,9 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from ...keys import (ATTN_NORM_SCALAR, ATTN_SCALAR, ATTN_SHARE_KEY,
-                     ATTN_SHARE_NORM_KEY, COSINE_KEY, FUSED_KEY)
+                     ATTN_SHARE_NORM_KEY, COSINE_KEY, FUSED_KEY,
+                     UNIMODAL_LOGITS_KEY)
+from ..balancing import OGMScores
 
 #: Default initialisation of every Linear of a head (fusion projections,
 #: classifier, probes): Xavier-normal weights and zero biases, as the
@@ -78,6 +80,9 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
             name: nn.Linear(self.in_channels[name], num_classes)
             for name in self.modalities
         })
+        #: Set by ``OGMGEHook``: the step's OGM-GE scores, filled by
+        #: :meth:`loss` from :meth:`unimodal_logits`.
+        self.ogm_scores: Optional[OGMScores] = None
 
     @staticmethod
     def _check_modalities(modalities: Sequence[str]) -> List[str]:
@@ -262,6 +267,9 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
         labels = self._labels(data_samples, logits[FUSED_KEY].shape[0],
                               logits[FUSED_KEY].device)
         self.record_probes(logits, labels)
+        if self.ogm_scores is not None:
+            self.ogm_scores.update(self.unimodal_logits(logits, extras),
+                                   labels)
         losses = dict(loss_cls=self.loss_cls(logits[FUSED_KEY], labels))
         for name in self.modalities:
             losses[f'loss_probe_{name}'] = self.probe_loss_weight * \
@@ -282,6 +290,23 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
         """Called by :meth:`loss` with the batch's logits and labels (B,)
         for heads that keep statistics of their probes; this base keeps
         none."""
+
+    def unimodal_logits(self, logits: Dict[str, Tensor],
+                        extras: Dict[str, Tensor]) -> Tensor:
+        """Each modality's own output, as OGM-GE scores it.
+
+        Args:
+            logits (dict): The logits of :meth:`forward`.
+            extras (dict): The extras of :meth:`forward_fusion`.
+
+        Returns:
+            Tensor: (B, M, K): the ``unimodal_logits`` extra when the head
+            reports one (the concat classifier's per-modality part), else
+            the probes' logits in the order of ``modalities``.
+        """
+        if UNIMODAL_LOGITS_KEY in extras:
+            return extras[UNIMODAL_LOGITS_KEY]
+        return torch.stack([logits[name] for name in self.modalities], dim=1)
 
     def predict(self, feats: Dict[str, Tensor], data_samples: SampleList,
                 **kwargs) -> SampleList:

@@ -3,9 +3,11 @@ from typing import Dict, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmaction.registry import MODELS
 from torch import Tensor
 
+from ...keys import UNIMODAL_LOGITS_KEY
 from .base_av_head import BaseAVHead
 
 
@@ -22,6 +24,12 @@ class ConcatFusionHead(BaseAVHead):
     report the same ``acc/<modality>_top1`` metrics.
 
     The pooling of the classifier is the probes' ``probe_pool``.
+
+    The fused logits split into one part per modality, W_m p_m + b / M with
+    W_m the classifier's columns of modality m (the parts sum to the fused
+    logits; OGM-GE's way, b / 2 for two modalities): while ``OGMGEHook``
+    uses the head (``ogm_scores`` set), ``forward_fusion`` reports them,
+    detached, as the ``unimodal_logits`` extra (B, M, K).
 
     Args:
         num_classes (int): K, the number of classes.
@@ -49,7 +57,20 @@ class ConcatFusionHead(BaseAVHead):
             feats (dict): Tokens (B, L_m, C_m) per modality.
 
         Returns:
-            tuple: Logits (B, K) and an empty extras dict.
+            tuple: Logits (B, K) and the extras: empty, or with
+            ``ogm_scores`` set ``{'unimodal_logits': (B, M, K)}``, the
+            detached per-modality parts.
         """
         pooled = [self.pool(feats[m]) for m in self.modalities]
-        return self.fc_cls(self.dropout(torch.cat(pooled, dim=-1))), {}
+        features = self.dropout(torch.cat(pooled, dim=-1))
+        if self.ogm_scores is None:
+            return self.fc_cls(features), {}
+        widths = list(self.in_channels.values())
+        bias = self.fc_cls.bias.detach() / len(widths)
+        parts = [
+            F.linear(part, weight, bias) for part, weight in zip(
+                features.detach().split(widths, dim=-1),
+                self.fc_cls.weight.detach().split(widths, dim=1))
+        ]
+        return self.fc_cls(features), {
+            UNIMODAL_LOGITS_KEY: torch.stack(parts, dim=1)}

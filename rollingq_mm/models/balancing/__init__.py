@@ -1,0 +1,4 @@
+"""Balancing methods beside RollingQ: their maths and per-step statistics."""
+from .ogm_ge import (OGMScores, discrepancy_ratios,  # noqa: F401
+                     gradient_noise_std, modulate_gradient_,
+                     modulation_coefficients, true_class_scores)
