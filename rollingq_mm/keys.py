@@ -36,3 +36,10 @@ BOTTLENECK_SHARE_KEY = 'bottleneck_share'
 #: Training scalar of the batch mean of ``bottleneck_share`` for modality
 #: ``{}``, reported with the losses.
 BOTTLENECK_SCALAR = 'bottleneck_attn_{}'
+#: Extras entry of a head whose fused logits are a sum of per-modality parts
+#: (``ConcatFusionHead``): each modality's part (B, M, K), the per-modality
+#: output that OGM-GE scores.
+UNIMODAL_LOGITS_KEY = 'unimodal_logits'
+#: Prefix of the per-step scalars of ``OGMGEHook`` (``coef_<m>``,
+#: ``ratio_<m>``), logged under ``train/`` with the losses.
+OGM_SCALAR_PREFIX = 'ogm/'
