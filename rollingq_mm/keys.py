@@ -43,3 +43,6 @@ UNIMODAL_LOGITS_KEY = 'unimodal_logits'
 #: Prefix of the per-step scalars of ``OGMGEHook`` (``coef_<m>``,
 #: ``ratio_<m>``), logged under ``train/`` with the losses.
 OGM_SCALAR_PREFIX = 'ogm/'
+#: Prefix of the epoch scalars of ``PMRHook`` (``ratio``, ``coef_<m>``,
+#: ``proto_acc_<m>``; message hub, visualizer).
+PMR_SCALAR_PREFIX = 'pmr/'

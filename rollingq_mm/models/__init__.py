@@ -4,6 +4,7 @@ from .necks import TokenNeck  # noqa: F401
 from .recognizers import AudioVisualRecognizer  # noqa: F401
 from .air_statistics import AIRStatistics  # noqa: F401
 from .balancing import OGMScores  # noqa: F401
+from .balancing import PMRRegulariser  # noqa: F401
 from .heads import BaseAVHead, RollingQFusionHead  # noqa: F401
 from .heads import ConcatFusionHead, UnimodalHead  # noqa: F401
 from .heads import MBTFusionHead  # noqa: F401

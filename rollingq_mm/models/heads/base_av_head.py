@@ -1,7 +1,7 @@
 """Base class of the audio-visual fusion heads: tokens in, fused logits out."""
 import copy
 from abc import ABCMeta, abstractmethod
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -83,6 +83,11 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
         #: Set by ``OGMGEHook``: the step's OGM-GE scores, filled by
         #: :meth:`loss` from :meth:`unimodal_logits`.
         self.ogm_scores: Optional[OGMScores] = None
+        #: Set by ``PMRHook``: called by :meth:`loss` with the pooled
+        #: features {m: (B, C_m)} (not detached) and the labels (B,); returns
+        #: extra loss terms (PMR's ``loss_pmr_<m>``).
+        self.feature_regulariser: Optional[Callable[
+            [Dict[str, Tensor], Tensor], Dict[str, Tensor]]] = None
 
     @staticmethod
     def _check_modalities(modalities: Sequence[str]) -> List[str]:
@@ -261,7 +266,8 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
             dict: ``loss_cls`` (fused), ``loss_probe_<modality>``, every
             0-dim extra (detached) and, when the head reports attention,
             ``attn_<modality>`` (batch mean of the attention share) and
-            ``norm_attn_<modality>`` (of the token-count-normalised share).
+            ``norm_attn_<modality>`` (of the token-count-normalised share);
+            with ``feature_regulariser`` set, its terms too.
         """
         logits, extras = self(feats)
         labels = self._labels(data_samples, logits[FUSED_KEY].shape[0],
@@ -274,6 +280,10 @@ class BaseAVHead(BaseModule, metaclass=ABCMeta):
         for name in self.modalities:
             losses[f'loss_probe_{name}'] = self.probe_loss_weight * \
                 self.loss_cls(logits[name], labels)
+        if self.feature_regulariser is not None:
+            losses.update(self.feature_regulariser(
+                {name: self.pool(feats[name]) for name in self.modalities},
+                labels))
         for key, value in extras.items():
             if key in (ATTN_SHARE_KEY, ATTN_SHARE_NORM_KEY):
                 scalar = ATTN_SCALAR if key == ATTN_SHARE_KEY \
