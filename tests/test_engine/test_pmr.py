@@ -7,9 +7,6 @@ MASTER_ADDR and MASTER_PORT set, it trains one rank with PMRHook and saves
 its parameters, prototypes and scalars.
 """
 import json
-import os
-import socket
-import subprocess
 import sys
 from pathlib import Path
 from uuid import uuid4
@@ -266,29 +263,6 @@ def test_prototypes_survive_checkpoint_and_resume(tmp_path):
                        hook.regulariser.prototypes['audio'])
 
 
-def launch_two_ranks(work_dir: Path, timeout: int = 300) -> None:
-    """Run this file as ranks 0 and 1 of a local gloo group."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
-    processes = []
-    for rank in range(2):
-        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank),
-                   WORLD_SIZE='2', MASTER_ADDR='127.0.0.1',
-                   MASTER_PORT=str(port), OMP_NUM_THREADS='1')
-        processes.append(subprocess.Popen(
-            [sys.executable, __file__, str(work_dir)], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    try:
-        outputs = [process.communicate(timeout=timeout)[0]
-                   for process in processes]
-    finally:
-        for process in processes:
-            process.kill()
-    for rank, (process, output) in enumerate(zip(processes, outputs)):
-        assert process.returncode == 0, f'rank {rank}:\n{output[-3000:]}'
-
-
 DDP_ARGS = dict(max_epochs=2, entropy_epochs=1, mu=0.1)
 
 
@@ -305,7 +279,8 @@ def snapshot(runner, path: Path) -> None:
 
 
 def test_two_gloo_ranks_train_as_one_process_with_the_total_batch(tmp_path):
-    launch_two_ranks(tmp_path / 'ddp')
+    from gloo_ranks import launch_two_ranks  # tests/helpers (conftest)
+    launch_two_ranks(__file__, tmp_path / 'ddp')
     single = build_runner(tmp_path / 'single', batch_size=4, **DDP_ARGS)
     single.train()
     snapshot(single, tmp_path / 'single.pt')
@@ -349,8 +324,7 @@ def test_tiny_avdigits_run_logs_pmr_and_recomputes_on_one_subset(tmp_path):
     prototype pass runs through the real recognizer ('tensor' mode, views
     folded) at every epoch start on the same subset, and the scalars are
     logged every epoch."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'helpers'))
-    from tiny_runs import tiny_avdigits_config
+    from tiny_runs import tiny_avdigits_config  # tests/helpers (conftest)
     cfg = tiny_avdigits_config(tmp_path, name='pmr_avdigits.py',
                                train_samples=16, val_samples=8,
                                batch_size=8, max_epochs=2)
