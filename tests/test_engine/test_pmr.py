@@ -18,6 +18,7 @@ from mmaction.structures import ActionDataSample
 from mmengine.dist import get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
+from mmengine.optim.optimizer import amp_optimizer_wrapper
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
@@ -125,7 +126,8 @@ class CapturePrototypes(Hook):
 
 def build_runner(work_dir, max_epochs: int = 1, batch_size: int = 4,
                  accumulative_counts: int = 1, launcher: str = 'none',
-                 dataset=None, extra_hooks=(), **hook_args):
+                 dataset=None, extra_hooks=(), amp: bool = False,
+                 **hook_args):
     """A Runner training ToyAVModel with PMRHook(**hook_args)."""
     torch.manual_seed(0)
     hook_args.setdefault('subset_ratio', 0.5)
@@ -140,7 +142,9 @@ def build_runner(work_dir, max_epochs: int = 1, batch_size: int = 4,
             num_workers=0),
         optim_wrapper=dict(
             optimizer=dict(type='SGD', lr=0.1, momentum=0.9),
-            accumulative_counts=accumulative_counts),
+            accumulative_counts=accumulative_counts,
+            **(dict(type='AmpOptimWrapper', dtype='bfloat16') if amp
+               else {})),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
         default_hooks=dict(logger=dict(type='LoggerHook', interval=1)),
         custom_hooks=[dict(type='PMRHook', **hook_args), *extra_hooks],
@@ -233,6 +237,43 @@ def test_accumulation_matches_the_same_total_batch(tmp_path):
     first, second = parameters(big), parameters(accumulated)
     for key in first:
         assert torch.allclose(first[key], second[key], atol=1e-6), key
+
+
+def test_bf16_amp_training_keeps_pmr_in_float32(tmp_path, monkeypatch):
+    """Under AmpOptimWrapper (bfloat16 autocast on CPU) the pooled features
+    reach PMR in bfloat16, its terms come out in float32, and the epoch's
+    rho and coefficients stay close to a float32 run."""
+    # AmpOptimWrapper refuses machines without an accelerator before it
+    # starts; its autocast and (disabled) GradScaler run on CPU.
+    monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available',
+                        lambda: True)
+    seen = []
+
+    class Record(Hook):
+        priority = 'BELOW_NORMAL'
+
+        def before_train_epoch(self, runner) -> None:
+            head = find_pmr_hook(runner)._head
+            regulariser = head.feature_regulariser
+
+            def recording(pooled, labels):
+                losses = regulariser(pooled, labels)
+                seen.append((pooled['visual'].dtype,
+                             {v.dtype for v in losses.values()}))
+                return losses
+
+            head.feature_regulariser = recording
+
+    fp32 = build_runner(tmp_path / 'fp32', entropy_epochs=1)
+    fp32.train()
+    amp = build_runner(tmp_path / 'amp', entropy_epochs=1, amp=True,
+                       extra_hooks=[Record()])
+    amp.train()
+    assert seen and all(dtype == torch.bfloat16 for dtype, _ in seen)
+    assert all(dtypes == {torch.float32} for _, dtypes in seen)
+    for key in ('ratio', 'coef_visual', 'proto_acc_audio'):
+        assert logged(amp, key)[0] == pytest.approx(logged(fp32, key)[0],
+                                                    rel=0.05, abs=1e-3), key
 
 
 def test_bad_hook_arguments_name_the_key():
