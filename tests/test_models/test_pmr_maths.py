@@ -98,6 +98,13 @@ def test_coefficients_follow_eq_11(ratio, beta, gamma):
     assert coefs.tolist() == pytest.approx([beta, gamma], abs=1e-12)
 
 
+def test_an_undefined_ratio_gives_no_term():
+    ratio = imbalance_ratio(torch.zeros(2, dtype=torch.float64))
+    assert pmr_coefficients(ratio).tolist() == [0.0, 0.0]
+    ratio = imbalance_ratio(torch.tensor([1.0, 0.0], dtype=torch.float64))
+    assert pmr_coefficients(ratio).tolist() == [0.0, 1.0]
+
+
 def test_imbalance_ratio_is_the_ratio_of_true_class_score_sums():
     assert float(imbalance_ratio(torch.tensor([3.0, 1.5]))) == 2.0
 

@@ -122,9 +122,12 @@ def pmr_coefficients(ratio: Tensor) -> Tensor:
     Returns:
         Tensor: (2,) beta (weight of PCE^0 and of H^1) and gamma (weight of
         PCE^1 and of H^0): rho < 1 gives (clip(1/rho - 1, 0, 1), 0),
-        rho >= 1 gives (0, clip(rho - 1, 0, 1)).
+        rho >= 1 gives (0, clip(rho - 1, 0, 1)); an undefined rho (0 / 0,
+        both true-class probabilities underflowed) gives (0, 0).
     """
     zero = torch.zeros_like(ratio)
+    if torch.isnan(ratio):
+        return torch.stack([zero, zero])
     if ratio < 1:
         return torch.stack([(1.0 / ratio - 1.0).clamp(0.0, 1.0), zero])
     return torch.stack([zero, (ratio - 1.0).clamp(0.0, 1.0)])
