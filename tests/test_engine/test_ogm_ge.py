@@ -100,7 +100,8 @@ class ScaledAutocastOptimWrapper(OptimWrapper):
 
 def build_runner(work_dir, batch_size: int = 8, max_epochs: int = 1,
                  accumulative_counts: int = 1, optim_wrapper=None,
-                 launcher: str = 'none', seed: int = 0, **hook_args):
+                 launcher: str = 'none', seed: int = 0,
+                 checkpoint: bool = False, resume_from=None, **hook_args):
     """A Runner training ToyTowersModel with OGMGEHook(**hook_args)."""
     torch.manual_seed(seed)
     model = ToyTowersModel()
@@ -120,11 +121,15 @@ def build_runner(work_dir, batch_size: int = 8, max_epochs: int = 1,
             optimizer=dict(type='SGD', lr=0.1),
             accumulative_counts=accumulative_counts),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
-        default_hooks=dict(logger=dict(type='LoggerHook', interval=1),
-                           checkpoint=None),
+        default_hooks=dict(
+            logger=dict(type='LoggerHook', interval=1),
+            checkpoint=dict(type='CheckpointHook', interval=1)
+            if checkpoint else None),
         custom_hooks=[dict(type='OGMGEHook', **hook_args)],
         default_scope='mmaction',
         launcher=launcher,
+        resume=resume_from is not None,
+        load_from=resume_from,
         env_cfg=dict(dist_cfg=dict(backend='gloo')),
         randomness=dict(seed=seed))
 
@@ -186,6 +191,19 @@ def test_accumulation_modulates_once_per_step_like_the_full_batch(
     assert ogm_hook(runner).num_steps == 4
     assert_states_close(final_state(runner), final_state(full_batch_run),
                         atol=1e-5)
+
+
+def test_resume_continues_the_noise_seeds(tmp_path, full_batch_run):
+    """1 epoch, checkpoint, resume for the 2nd: the same parameters as 2
+    epochs in one go (the step count, the noise's seed offset, is in the
+    checkpoint)."""
+    build_runner(tmp_path, max_epochs=1, checkpoint=True, alpha=0.5).train()
+    resumed = build_runner(tmp_path, max_epochs=2, alpha=0.5,
+                           resume_from=str(tmp_path / 'epoch_1.pth'))
+    resumed.train()
+    assert ogm_hook(resumed).num_steps == 4
+    assert_states_close(final_state(resumed), final_state(full_batch_run),
+                        atol=1e-6)
 
 
 def test_inactive_epochs_leave_the_gradients_alone(tmp_path):
