@@ -16,6 +16,7 @@ from mmaction.structures import ActionDataSample
 from mmengine.dist import get_rank
 from mmengine.model import BaseModel, is_model_wrapper
 from mmengine.optim import OptimWrapper
+from mmengine.optim.optimizer import amp_optimizer_wrapper
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
@@ -105,7 +106,7 @@ def build_runner(work_dir, batch_size: int = 8, max_epochs: int = 1,
     """A Runner training ToyTowersModel with OGMGEHook(**hook_args)."""
     torch.manual_seed(seed)
     model = ToyTowersModel()
-    if optim_wrapper is not None:
+    if callable(optim_wrapper):
         optim_wrapper = optim_wrapper(
             optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
     return Runner(
@@ -226,7 +227,11 @@ def test_statistics_and_noise_use_unscaled_fp32_gradients(tmp_path,
                                                           monkeypatch):
     """Under bf16 autocast and a loss scale of 2**12 the hook sees the same
     float32 gradients as with a loss scale of 1: GradScaler.step unscales
-    before optimizer.step, whose pre-hook modulates."""
+    before optimizer.step, whose pre-hook modulates. mmengine's own
+    AmpOptimWrapper(bfloat16), let run on CPU (its GradScaler is then
+    disabled), gives the same gradients as the emulation at scale 1."""
+    monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available',
+                        lambda: True)
     seen = []
 
     def spy(grad, coefficient, generator=None):
@@ -241,11 +246,18 @@ def test_statistics_and_noise_use_unscaled_fp32_gradients(tmp_path,
             init_scale=scale, **kw)
         build_runner(tmp_path / str(scale), optim_wrapper=wrapper,
                      alpha=0.5).train()
-    unscaled, scaled = seen
-    assert len(scaled) == len(unscaled) == 16  # 2 steps x 2 towers x 4 tensors
-    for (dtype, grad), (_, reference) in zip(scaled, unscaled):
-        assert dtype == torch.float32
+    seen.append([])
+    build_runner(tmp_path / 'amp', alpha=0.5, optim_wrapper=dict(
+        type='AmpOptimWrapper', dtype='bfloat16',
+        optimizer=dict(type='SGD', lr=0.1))).train()
+    unscaled, scaled, mmengine_amp = seen
+    # 2 steps x 2 towers x 4 tensors
+    assert len(scaled) == len(unscaled) == len(mmengine_amp) == 16
+    for (dtype, grad), (_, reference), (amp_dtype, amp_grad) in zip(
+            scaled, unscaled, mmengine_amp):
+        assert dtype == amp_dtype == torch.float32
         assert torch.allclose(grad, reference, rtol=1e-4, atol=1e-7)
+        assert torch.allclose(amp_grad, reference, rtol=1e-4, atol=1e-7)
 
 
 def test_encoder_modules_must_name_every_modality(tmp_path):
