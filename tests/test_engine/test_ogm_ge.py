@@ -260,10 +260,18 @@ def test_statistics_and_noise_use_unscaled_fp32_gradients(tmp_path,
         assert torch.allclose(amp_grad, reference, rtol=1e-4, atol=1e-7)
 
 
-def test_encoder_modules_must_name_every_modality(tmp_path):
+def test_encoder_modules_are_checked(tmp_path):
     runner = build_runner(tmp_path, encoder_modules=dict(
         audio=['encoders.audio']))
     with pytest.raises(ValueError, match='one entry per modality'):
+        runner.train()
+    runner = build_runner(tmp_path / 'str', encoder_modules=dict(
+        audio='encoders.audio', visual=['encoders.visual']))
+    with pytest.raises(ValueError, match="encoder_modules\\['audio'\\]"):
+        runner.train()
+    runner = build_runner(tmp_path / 'shared', encoder_modules=dict(
+        audio=['encoders'], visual=['encoders.visual']))
+    with pytest.raises(ValueError, match='also in the encoder'):
         runner.train()
     with pytest.raises(ValueError, match='end_epoch'):
         OGMGEHook(begin_epoch=3, end_epoch=2)

@@ -6,6 +6,7 @@ from mmaction.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper
+from mmengine.runner import IterBasedTrainLoop
 from torch import nn
 
 from rollingq_mm.keys import OGM_SCALAR_PREFIX
@@ -111,6 +112,11 @@ class OGMGEHook(Hook):
         params, owner = {}, {}
         for name in modalities:
             params[name] = []
+            if isinstance(modules[name], str) or not all(
+                    isinstance(path, str) for path in modules[name]):
+                raise ValueError(f"OGMGEHook: encoder_modules['{name}'] "
+                                 'must be a list of module names, got '
+                                 f'{modules[name]!r}.')
             for path in modules[name]:
                 try:
                     module = model.get_submodule(path)
@@ -129,6 +135,10 @@ class OGMGEHook(Hook):
 
     def before_train(self, runner) -> None:
         """Give the head its score sums; hook the optimizer's step."""
+        if isinstance(runner.train_loop, IterBasedTrainLoop) and (
+                self.begin_epoch != 1 or self.end_epoch is not None):
+            raise ValueError('OGMGEHook: begin_epoch and end_epoch need '
+                             'epoch-based training (by_epoch=True).')
         model = runner.model
         if is_model_wrapper(model):
             model = model.module
