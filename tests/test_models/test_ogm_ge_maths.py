@@ -3,8 +3,9 @@ import math
 
 import pytest
 import torch
+from mmaction.structures import ActionDataSample
 
-from rollingq_mm.models import ConcatFusionHead
+from rollingq_mm.models import ConcatFusionHead, RollingQFusionHead
 from rollingq_mm.models.balancing import (OGMScores, discrepancy_ratios,
                                           gradient_noise_std,
                                           modulate_gradient_,
@@ -98,3 +99,19 @@ def test_concat_parts_sum_to_the_fused_logits_with_half_the_bias():
     assert torch.allclose(parts[:, 0], audio, atol=1e-6)
     assert torch.allclose(parts[:, 1], visual, atol=1e-6)
     assert torch.allclose(parts.sum(1), fused, atol=1e-6)
+
+
+def test_other_heads_score_their_probes():
+    head = RollingQFusionHead(num_classes=3, in_channels=4, init_cfg=None)
+    head.ogm_scores = OGMScores(2)
+    generator = torch.Generator().manual_seed(2)
+    feats = dict(audio=torch.randn(4, 3, 4, generator=generator),
+                 visual=torch.randn(4, 5, 4, generator=generator))
+    labels = torch.tensor([0, 1, 2, 0])
+    head.loss(feats, [ActionDataSample().set_gt_label(int(y))
+                      for y in labels])
+    logits, _ = head(feats)
+    probes = torch.stack([logits['audio'], logits['visual']], dim=1)
+    sums = head.ogm_scores.reduced(torch.device('cpu'))
+    assert torch.allclose(sums[:2], true_class_scores(probes, labels))
+    assert sums[2] == 4
