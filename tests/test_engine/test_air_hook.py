@@ -9,8 +9,6 @@ it trains one rank with ``AIRHook(statistics='eval_pass')``.
 import json
 import math
 import os
-import socket
-import subprocess
 import sys
 from pathlib import Path
 from uuid import uuid4
@@ -19,72 +17,41 @@ import pytest
 import torch
 import torch.nn as nn
 from mmaction.registry import DATASETS
-from mmaction.structures import ActionDataSample
 from mmengine.dist import get_rank, get_world_size
 from mmengine.hooks import Hook
-from mmengine.model import BaseModel
 from mmengine.runner import Runner
-from torch.utils.data import Dataset
 
 from rollingq_mm.engine import AIRHook
-from rollingq_mm.models import AIRStatistics, RollingQFusionHead
+from rollingq_mm.models import AIRStatistics
 from rollingq_mm.utils import exit_distributed_cleanly
 from rollingq_mm.visualization import load_run_curves
+
+import gloo_ranks
+from toy_av import ToyAVDataset, ToyAVModel
 
 IN_DIM, CHANNELS, CLASSES, SAMPLES = 6, 16, 4, 16
 
 
-class ToyAVDataset(Dataset):
+def toy_dataset(augment: bool = False) -> ToyAVDataset:
     """Audio tokens carry the class, visual tokens only noise; each modality
     has its own strong offset, so its keys cluster in one direction."""
-
-    def __init__(self, augment: bool = False) -> None:
-        self.augment = augment
-        generator = torch.Generator().manual_seed(0)
-        offsets = 3.0 * torch.randn(2, IN_DIM, generator=generator)
-        prototypes = torch.randn(CLASSES, IN_DIM, generator=generator)
-        self.labels = torch.arange(SAMPLES) % CLASSES
-        self.audio = offsets[0] + prototypes[self.labels][:, None] + \
-            0.1 * torch.randn(SAMPLES, 6, IN_DIM, generator=generator)
-        self.visual = offsets[1] + \
-            0.1 * torch.randn(SAMPLES, 5, IN_DIM, generator=generator)
-
-    def __len__(self) -> int:
-        return SAMPLES
-
-    def __getitem__(self, index: int) -> dict:
-        audio = self.audio[index]
-        if self.augment:  # draws from the global generator, like transforms
-            audio = audio + 0.05 * torch.randn(audio.shape)
-        return dict(
-            inputs=dict(audio=audio, visual=self.visual[index]),
-            data_samples=ActionDataSample().set_gt_label(
-                int(self.labels[index])))
+    generator = torch.Generator().manual_seed(0)
+    offsets = 3.0 * torch.randn(2, IN_DIM, generator=generator)
+    prototypes = torch.randn(CLASSES, IN_DIM, generator=generator)
+    labels = torch.arange(SAMPLES) % CLASSES
+    audio = offsets[0] + prototypes[labels][:, None] + \
+        0.1 * torch.randn(SAMPLES, 6, IN_DIM, generator=generator)
+    visual = offsets[1] + \
+        0.1 * torch.randn(SAMPLES, 5, IN_DIM, generator=generator)
+    return ToyAVDataset(audio, visual, labels, augment)
 
 
-class ToyAVModel(BaseModel):
-    """Two linear token encoders and the real RollingQFusionHead."""
-
-    def __init__(self, dropout: float = 0.0) -> None:
-        super().__init__()
-        self.audio_encoder = nn.Linear(IN_DIM, CHANNELS)
-        self.visual_encoder = nn.Linear(IN_DIM, CHANNELS)
-        self.fusion_head = RollingQFusionHead(
-            num_classes=CLASSES, in_channels=CHANNELS, attn_drop=dropout,
-            proj_drop=dropout, init_cfg=None)
-
-    def extract_feat(self, inputs: dict) -> dict:
-        return dict(
-            audio=self.audio_encoder(torch.stack(list(inputs['audio']))),
-            visual=self.visual_encoder(torch.stack(list(inputs['visual']))))
-
-    def forward(self, inputs, data_samples=None, mode='tensor'):
-        feats = self.extract_feat(inputs)
-        if mode == 'loss':
-            return self.fusion_head.loss(feats, data_samples)
-        if mode == 'predict':
-            return self.fusion_head.predict(feats, data_samples)
-        return self.fusion_head(feats)
+def toy_model(dropout: float = 0.0) -> ToyAVModel:
+    """Linear token encoders and the real RollingQFusionHead."""
+    return ToyAVModel(
+        dict(type='RollingQFusionHead', num_classes=CLASSES,
+             in_channels=CHANNELS, attn_drop=dropout, proj_drop=dropout,
+             init_cfg=None), IN_DIM, CHANNELS)
 
 
 class CaptureStatistics(Hook):
@@ -111,11 +78,11 @@ def build_runner(work_dir, max_epochs: int, seed: int = 0,
     """A Runner training ToyAVModel with AIRHook(**hook_args)."""
     torch.manual_seed(seed)
     return Runner(
-        model=ToyAVModel(dropout),
+        model=toy_model(dropout),
         work_dir=str(work_dir),
         experiment_name=f'air_hook_{uuid4().hex}',
         train_dataloader=dict(
-            dataset=ToyAVDataset(augment),
+            dataset=toy_dataset(augment),
             sampler=dict(type='DefaultSampler', shuffle=False),
             batch_size=batch_size,
             num_workers=0),
@@ -145,7 +112,7 @@ def dataset_air(model: ToyAVModel, rotation: torch.Tensor) -> float:
     ``rotation`` (eval mode, current weights)."""
     head = model.fusion_head
     saved = head.rotation.clone()
-    dataset = ToyAVDataset()
+    dataset = toy_dataset()
     head.eval()
     with torch.no_grad():
         head.rotation.copy_(rotation)
@@ -362,13 +329,13 @@ def eval_statistics(model: ToyAVModel, indices: list) -> dict:
     """Mean keys and query-key cosines of ``indices`` in eval mode, from the
     keys of every token (not the head's shortcut through mean tokens)."""
     head = model.fusion_head
-    dataset = ToyAVDataset()
+    dataset = toy_dataset()
     with torch.no_grad():
         query = head.current_query()
         keys = head.attn.k_proj
         mean_keys = torch.stack([
-            keys(model.audio_encoder(dataset.audio[indices])).mean(1),
-            keys(model.visual_encoder(dataset.visual[indices])).mean(1)
+            keys(model.encoders.audio(dataset.audio[indices])).mean(1),
+            keys(model.encoders.visual(dataset.visual[indices])).mean(1)
         ], dim=1).double()
         cosines = torch.nn.functional.cosine_similarity(
             mean_keys, query.double()[None, None], dim=-1)
@@ -400,7 +367,7 @@ def test_eval_pass_statistics_are_an_eval_forward_over_a_fixed_subset(
 
 def test_eval_pass_reads_its_own_dataset_config(tmp_path):
     DATASETS.register_module(name='EvalPassToyAVDataset',
-                             module=ToyAVDataset, force=True)
+                             module=toy_dataset, force=True)
     runner = build_runner(
         tmp_path, max_epochs=1, augment=True, enable_rotation=False,
         statistics='eval_pass',
@@ -500,25 +467,7 @@ def test_bad_eval_pass_arguments_name_the_key(tmp_path):
 
 def launch_two_ranks(work_dir: Path, *args: str, timeout: int = 300) -> None:
     """Run this file as ranks 0 and 1 of a local gloo group."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
-    processes = []
-    for rank in range(2):
-        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank),
-                   WORLD_SIZE='2', MASTER_ADDR='127.0.0.1',
-                   MASTER_PORT=str(port), OMP_NUM_THREADS='1')
-        processes.append(subprocess.Popen(
-            [sys.executable, __file__, str(work_dir), *args], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    try:
-        outputs = [process.communicate(timeout=timeout)[0]
-                   for process in processes]
-    finally:
-        for process in processes:
-            process.kill()
-    for rank, (process, output) in enumerate(zip(processes, outputs)):
-        assert process.returncode == 0, f'rank {rank}:\n{output[-3000:]}'
+    gloo_ranks.launch_two_ranks(__file__, work_dir, *args, timeout=timeout)
 
 
 def test_two_gloo_ranks_share_statistics_and_rotation(tmp_path):

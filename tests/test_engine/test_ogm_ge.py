@@ -12,69 +12,41 @@ from uuid import uuid4
 import pytest
 import torch
 import torch.nn as nn
-from mmaction.structures import ActionDataSample
 from mmengine.dist import get_rank
-from mmengine.model import BaseModel, is_model_wrapper
+from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper
 from mmengine.optim.optimizer import amp_optimizer_wrapper
 from mmengine.runner import Runner
-from torch.utils.data import Dataset
 
 from rollingq_mm.engine import OGMGEHook
 from rollingq_mm.engine.hooks import ogm_ge_hook
-from rollingq_mm.models import ConcatFusionHead
 from rollingq_mm.utils import exit_distributed_cleanly
+
+from toy_av import ToyAVDataset, ToyAVModel
 
 IN_DIM, CHANNELS, CLASSES, SAMPLES = 5, 8, 3, 16
 
 
-class ToyDataset(Dataset):
+def toy_dataset() -> ToyAVDataset:
     """Audio tokens carry the class, visual tokens a weaker copy of it, so
     the audio part of the classifier leads and gets modulated."""
-
-    def __init__(self) -> None:
-        generator = torch.Generator().manual_seed(0)
-        prototypes = torch.randn(CLASSES, IN_DIM, generator=generator)
-        self.labels = torch.arange(SAMPLES) % CLASSES
-        self.audio = 2 * prototypes[self.labels][:, None] + \
-            0.1 * torch.randn(SAMPLES, 4, IN_DIM, generator=generator)
-        self.visual = 0.3 * prototypes[self.labels][:, None] + \
-            torch.randn(SAMPLES, 3, IN_DIM, generator=generator)
-
-    def __len__(self) -> int:
-        return SAMPLES
-
-    def __getitem__(self, index: int) -> dict:
-        return dict(
-            inputs=dict(audio=self.audio[index], visual=self.visual[index]),
-            data_samples=ActionDataSample().set_gt_label(
-                int(self.labels[index])))
+    generator = torch.Generator().manual_seed(0)
+    prototypes = torch.randn(CLASSES, IN_DIM, generator=generator)
+    labels = torch.arange(SAMPLES) % CLASSES
+    audio = 2 * prototypes[labels][:, None] + \
+        0.1 * torch.randn(SAMPLES, 4, IN_DIM, generator=generator)
+    visual = 0.3 * prototypes[labels][:, None] + \
+        torch.randn(SAMPLES, 3, IN_DIM, generator=generator)
+    return ToyAVDataset(audio, visual, labels)
 
 
-class ToyTowersModel(BaseModel):
-    """``encoders`` and ``tokenizers`` per modality, as AudioVisualRecognizer
-    names them, and the real ConcatFusionHead."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.encoders = nn.ModuleDict(
-            {m: nn.Linear(IN_DIM, CHANNELS) for m in ('audio', 'visual')})
-        self.tokenizers = nn.ModuleDict(
-            {m: nn.Linear(CHANNELS, CHANNELS) for m in ('audio', 'visual')})
-        self.fusion_head = ConcatFusionHead(
-            num_classes=CLASSES, in_channels=CHANNELS, init_cfg=None)
-
-    def forward(self, inputs, data_samples=None, mode='tensor'):
-        feats = {
-            m: self.tokenizers[m](self.encoders[m](torch.stack(
-                list(inputs[m])).float()))
-            for m in ('audio', 'visual')
-        }
-        if mode == 'loss':
-            return self.fusion_head.loss(feats, data_samples)
-        if mode == 'predict':
-            return self.fusion_head.predict(feats, data_samples)
-        return self.fusion_head(feats)
+def toy_model() -> ToyAVModel:
+    """Encoders and tokenizers per modality, as AudioVisualRecognizer names
+    them (OGMGEHook's default towers), and the real ConcatFusionHead."""
+    return ToyAVModel(
+        dict(type='ConcatFusionHead', num_classes=CLASSES,
+             in_channels=CHANNELS, init_cfg=None), IN_DIM, CHANNELS,
+        tokenizers=True)
 
 
 class ScaledAutocastOptimWrapper(OptimWrapper):
@@ -103,9 +75,9 @@ def build_runner(work_dir, batch_size: int = 8, max_epochs: int = 1,
                  accumulative_counts: int = 1, optim_wrapper=None,
                  launcher: str = 'none', seed: int = 0,
                  checkpoint: bool = False, resume_from=None, **hook_args):
-    """A Runner training ToyTowersModel with OGMGEHook(**hook_args)."""
+    """A Runner training toy_model() with OGMGEHook(**hook_args)."""
     torch.manual_seed(seed)
-    model = ToyTowersModel()
+    model = toy_model()
     if callable(optim_wrapper):
         optim_wrapper = optim_wrapper(
             optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
@@ -114,7 +86,7 @@ def build_runner(work_dir, batch_size: int = 8, max_epochs: int = 1,
         work_dir=str(work_dir),
         experiment_name=f'ogm_ge_{uuid4().hex}',
         train_dataloader=dict(
-            dataset=ToyDataset(),
+            dataset=toy_dataset(),
             sampler=dict(type='DefaultSampler', shuffle=False),
             batch_size=batch_size,
             num_workers=0),

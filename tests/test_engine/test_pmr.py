@@ -13,70 +13,39 @@ from uuid import uuid4
 
 import pytest
 import torch
-import torch.nn as nn
-from mmaction.structures import ActionDataSample
 from mmengine.dist import get_rank, get_world_size
 from mmengine.hooks import Hook
-from mmengine.model import BaseModel
 from mmengine.optim.optimizer import amp_optimizer_wrapper
 from mmengine.runner import Runner
-from torch.utils.data import Dataset
 
 from rollingq_mm.engine import PMRHook
-from rollingq_mm.models import ConcatFusionHead
 from rollingq_mm.utils import exit_distributed_cleanly
+
+from toy_av import ToyAVDataset, ToyAVModel
 
 IN_DIM, CHANNELS, CLASSES, SAMPLES = 6, 8, 4, 16
 
 
-class ToyAVDataset(Dataset):
+def toy_dataset(separation: float = 1.0, visual_signal: float = 0.3,
+                visual_noise: float = 1.0) -> ToyAVDataset:
     """Audio tokens carry the class (scaled by ``separation``), visual
     tokens a weaker class signal plus noise."""
-
-    def __init__(self, separation: float = 1.0, visual_signal: float = 0.3,
-                 visual_noise: float = 1.0) -> None:
-        generator = torch.Generator().manual_seed(0)
-        centres = torch.randn(2, CLASSES, IN_DIM, generator=generator)
-        self.labels = torch.arange(SAMPLES) % CLASSES
-        self.audio = separation * centres[0][self.labels][:, None] + \
-            0.3 * torch.randn(SAMPLES, 3, IN_DIM, generator=generator)
-        self.visual = visual_signal * centres[1][self.labels][:, None] + \
-            visual_noise * torch.randn(SAMPLES, 2, IN_DIM,
-                                       generator=generator)
-
-    def __len__(self) -> int:
-        return SAMPLES
-
-    def __getitem__(self, index: int) -> dict:
-        return dict(
-            inputs=dict(audio=self.audio[index], visual=self.visual[index]),
-            data_samples=ActionDataSample().set_gt_label(
-                int(self.labels[index])))
+    generator = torch.Generator().manual_seed(0)
+    centres = torch.randn(2, CLASSES, IN_DIM, generator=generator)
+    labels = torch.arange(SAMPLES) % CLASSES
+    audio = separation * centres[0][labels][:, None] + \
+        0.3 * torch.randn(SAMPLES, 3, IN_DIM, generator=generator)
+    visual = visual_signal * centres[1][labels][:, None] + \
+        visual_noise * torch.randn(SAMPLES, 2, IN_DIM, generator=generator)
+    return ToyAVDataset(audio, visual, labels)
 
 
-class ToyAVModel(BaseModel):
-    """Two linear token encoders and the real ConcatFusionHead; the
-    'tensor' mode returns the tokens, as AudioVisualRecognizer does."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.audio_encoder = nn.Linear(IN_DIM, CHANNELS)
-        self.visual_encoder = nn.Linear(IN_DIM, CHANNELS)
-        self.fusion_head = ConcatFusionHead(
-            num_classes=CLASSES, in_channels=CHANNELS, init_cfg=None)
-
-    def extract_feat(self, inputs: dict) -> dict:
-        return dict(
-            audio=self.audio_encoder(torch.stack(list(inputs['audio']))),
-            visual=self.visual_encoder(torch.stack(list(inputs['visual']))))
-
-    def forward(self, inputs, data_samples=None, mode='tensor'):
-        feats = self.extract_feat(inputs)
-        if mode == 'loss':
-            return self.fusion_head.loss(feats, data_samples)
-        if mode == 'predict':
-            return self.fusion_head.predict(feats, data_samples)
-        return feats
+def toy_model() -> ToyAVModel:
+    """Linear token encoders and the real ConcatFusionHead; the 'tensor'
+    mode returns the tokens, as AudioVisualRecognizer does."""
+    return ToyAVModel(
+        dict(type='ConcatFusionHead', num_classes=CLASSES,
+             in_channels=CHANNELS, init_cfg=None), IN_DIM, CHANNELS)
 
 
 def find_pmr_hook(runner) -> PMRHook:
@@ -132,11 +101,11 @@ def build_runner(work_dir, max_epochs: int = 1, batch_size: int = 4,
     torch.manual_seed(0)
     hook_args.setdefault('subset_ratio', 0.5)
     return Runner(
-        model=ToyAVModel(),
+        model=toy_model(),
         work_dir=str(work_dir),
         experiment_name=f'pmr_{uuid4().hex}',
         train_dataloader=dict(
-            dataset=dataset or ToyAVDataset(),
+            dataset=dataset or toy_dataset(),
             sampler=dict(type='DefaultSampler', shuffle=False),
             batch_size=batch_size,
             num_workers=0),
@@ -199,11 +168,11 @@ def test_pmr_changes_training_only_in_its_active_epochs(tmp_path):
     off = build_runner(tmp_path / 'off', max_epochs=1, begin_epoch=2)
     off.train()
     reference = Runner(
-        model=(torch.manual_seed(0), ToyAVModel())[1],
+        model=(torch.manual_seed(0), toy_model())[1],
         work_dir=str(tmp_path / 'plain'),
         experiment_name=f'plain_{uuid4().hex}',
         train_dataloader=dict(
-            dataset=ToyAVDataset(), batch_size=4, num_workers=0,
+            dataset=toy_dataset(), batch_size=4, num_workers=0,
             sampler=dict(type='DefaultSampler', shuffle=False)),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
         train_cfg=dict(by_epoch=True, max_epochs=1),
@@ -214,8 +183,8 @@ def test_pmr_changes_training_only_in_its_active_epochs(tmp_path):
     plain, inactive, active = (parameters(r) for r in (reference, off, on))
     for key in plain:
         assert torch.equal(plain[key], inactive[key]), key
-    assert not torch.allclose(plain['visual_encoder.weight'],
-                              active['visual_encoder.weight'])
+    assert not torch.allclose(plain['encoders.visual.weight'],
+                              active['encoders.visual.weight'])
 
 
 def test_accumulation_matches_the_same_total_batch(tmp_path):
@@ -223,8 +192,8 @@ def test_accumulation_matches_the_same_total_batch(tmp_path):
     give the gradient of one batch of 4. The coefficient is per batch (Eq.
     8), so the toy data saturate it (gamma = 1 in every micro-batch and
     batch), which the test checks first."""
-    dataset = ToyAVDataset(separation=4.0, visual_signal=0.0,
-                           visual_noise=0.01)
+    dataset = toy_dataset(separation=4.0, visual_signal=0.0,
+                          visual_noise=0.01)
     big = build_runner(tmp_path / 'big', batch_size=4, dataset=dataset,
                        entropy_epochs=1)
     big.train()
