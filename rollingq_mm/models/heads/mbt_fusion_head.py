@@ -6,7 +6,7 @@ from mmaction.registry import MODELS
 from torch import Tensor
 
 from ...keys import BOTTLENECK_SCALAR, BOTTLENECK_SHARE_KEY
-from ..layers import BottleneckFusion
+from ..layers import BottleneckFusion, ModalityProjection
 from .base_av_head import BaseAVHead
 
 
@@ -70,22 +70,9 @@ class MBTFusionHead(BaseAVHead):
         if len(self.modalities) < 2:
             raise ValueError('MBTFusionHead needs at least two modalities, '
                              f'got {self.modalities}.')
-        if fusion_dim is None:
-            channels = set(self.in_channels.values())
-            if len(channels) != 1:
-                raise ValueError(
-                    f'in_channels differ ({self.in_channels}): set '
-                    'fusion_dim to the common width to project them to.')
-            fusion_dim = channels.pop()
-        if not isinstance(fusion_dim, int) or fusion_dim < 1:
-            raise ValueError(
-                f'fusion_dim must be a positive int, got {fusion_dim!r}.')
+        self.projections = ModalityProjection(self.in_channels, fusion_dim)
+        fusion_dim = self.projections.fusion_dim
         self.fusion_dim = fusion_dim
-        self.projections = nn.ModuleDict({
-            name: nn.Linear(channels, fusion_dim)
-            for name, channels in self.in_channels.items()
-            if channels != fusion_dim
-        })
         self.fusion = BottleneckFusion(
             fusion_dim, len(self.modalities), num_layers=num_layers,
             num_bottlenecks=num_bottlenecks, num_heads=num_heads,
@@ -104,11 +91,7 @@ class MBTFusionHead(BaseAVHead):
             tuple: Logits (B, K) and extras ``bottleneck_share`` (B, M) and
             ``bottleneck_attn_<m>`` (its batch mean, 0-dim) per modality.
         """
-        tokens = [
-            self.projections[name](feats[name])
-            if name in self.projections else feats[name]
-            for name in self.modalities
-        ]
+        tokens = self.projections(feats)
         cls, share = self.fusion(tokens)
         logits = self.fc_cls(cls).mean(dim=1)
         extras = {BOTTLENECK_SHARE_KEY: share}

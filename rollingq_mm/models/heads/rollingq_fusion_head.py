@@ -15,7 +15,7 @@ from ..air_statistics import AIRStatistics
 from ..rollingq import (attention_imbalance_rate, modality_cosines,
                         token_normalised_share)
 from ...keys import ATTN_SHARE_KEY, ATTN_SHARE_NORM_KEY, COSINE_KEY
-from ..layers import CLSQueryAttention
+from ..layers import CLSQueryAttention, ModalityProjection
 from .base_av_head import BaseAVHead
 
 #: Largest |RᵀR - I| accepted by :meth:`RollingQFusionHead.apply_rotation`.
@@ -98,16 +98,8 @@ class RollingQFusionHead(BaseAVHead):
         if len(self.modalities) < 2:
             raise ValueError('RollingQFusionHead needs at least two '
                              f'modalities, got {self.modalities}.')
-        if fusion_dim is None:
-            channels = set(self.in_channels.values())
-            if len(channels) != 1:
-                raise ValueError(
-                    f'in_channels differ ({self.in_channels}): set '
-                    'fusion_dim to the common width to project them to.')
-            fusion_dim = channels.pop()
-        if not isinstance(fusion_dim, int) or fusion_dim < 1:
-            raise ValueError(
-                f'fusion_dim must be a positive int, got {fusion_dim!r}.')
+        self.projections = ModalityProjection(self.in_channels, fusion_dim)
+        fusion_dim = self.projections.fusion_dim
         if not isinstance(num_heads, int) or num_heads < 1 or \
                 fusion_dim % num_heads:
             raise ValueError(f'num_heads ({num_heads!r}) must be a positive '
@@ -115,11 +107,6 @@ class RollingQFusionHead(BaseAVHead):
         self.fusion_dim = fusion_dim
         self.num_heads = num_heads
         self.head_dim = fusion_dim // num_heads
-        self.projections = nn.ModuleDict({
-            name: nn.Linear(channels, fusion_dim)
-            for name, channels in self.in_channels.items()
-            if channels != fusion_dim
-        })
         self.cls_token = nn.Parameter(torch.zeros(1, 1, fusion_dim))
         trunc_normal_(self.cls_token, std=0.02)
         self.attn = CLSQueryAttention(fusion_dim, num_heads, attn_drop,
@@ -227,11 +214,7 @@ class RollingQFusionHead(BaseAVHead):
             ``attn_share`` (B, M), ``attn_share_norm`` (B, M) and
             ``modality_cos`` (B, M).
         """
-        tokens = [
-            self.projections[name](feats[name])
-            if name in self.projections else feats[name]
-            for name in self.modalities
-        ]
+        tokens = self.projections(feats)
         batch = tokens[0].shape[0]
         sequences = [
             self.cls_token.expand(batch, -1, -1).to(tokens[0].dtype)
