@@ -35,9 +35,12 @@ per run on 2 idle cores). ``--no-test`` skips the test split (for choosing
 hyper-parameters on validation, e.g. with ``--cfg-options
 custom_hooks.0.rho=2.0``). ``--methods audio_only visual_only`` runs the
 unimodal baselines (``configs/{audio,visual}_only_avdigits.py``): what each
-tower reaches when it is trained alone. ``--data-root`` runs it on another
-AV-Digits folder made by ``tools/data/avdigits/prepare_avdigits.py`` (e.g.
-clean images, no corrupted samples).
+tower reaches when it is trained alone; ``--methods vanilla ogm_ge pmr
+mbt`` the imbalance methods the paper compares against
+(``configs/{ogm_ge,pmr,mbt}_avdigits.py``, docs/baselines/).
+``--data-root`` runs it on another AV-Digits folder made by
+``tools/data/avdigits/prepare_avdigits.py`` (e.g. clean images, no
+corrupted samples).
 """
 import argparse
 import csv
@@ -68,7 +71,8 @@ if osp.join(REPO, 'tools', 'analysis') not in sys.path:
 from run_table import (  # noqa: E402
     find_checkpoint, format_mean_std, num_runs, runs_table)
 
-METHODS = ('vanilla', 'rollingq', 'concat', 'audio_only', 'visual_only')
+METHODS = ('vanilla', 'rollingq', 'concat', 'ogm_ge', 'pmr', 'mbt',
+           'audio_only', 'visual_only')
 #: What the benchmark runs unless ``--methods`` says otherwise.
 DEFAULT_METHODS = ('vanilla', 'rollingq', 'concat')
 MODALITIES = ('audio', 'visual')
