@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Optional
 
 from mmengine.config import Config
 
@@ -143,3 +143,26 @@ def train(config: Path, *args: str, timeout: int = 300,
     return subprocess.run(
         train_command(config, *args), cwd=str(REPO), env=subprocess_env(**env),
         capture_output=True, text=True, timeout=timeout)
+
+
+def train_on_one_and_two_processes(configs: Dict[int, Path], port: str,
+                                   *args: str) -> None:
+    """Train ``configs[1]`` with ``tools/train.py`` and ``configs[2]`` with
+    ``tools/dist_train.sh CONFIG 2`` (2 gloo processes) side by side; assert
+    that both finish and that the second used gloo."""
+    commands = {
+        1: train_command(configs[1], *args),
+        2: ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(configs[2]),
+            '2', *args],
+    }
+    runs = {
+        processes: subprocess.Popen(
+            command, cwd=str(REPO), env=subprocess_env(PORT=port),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for processes, command in commands.items()
+    }
+    for processes, run in runs.items():
+        output, _ = run.communicate(timeout=600)
+        assert run.returncode == 0, output[-3000:]
+        if processes == 2:
+            assert 'using the gloo backend' in output

@@ -2,7 +2,6 @@
 cross-modal flow it allows, widths, bf16 autocast, predict, a real Runner and
 1 vs 2 gloo processes."""
 import math
-import subprocess
 
 import pytest
 import torch
@@ -11,8 +10,8 @@ from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
-from tiny_runs import (REPO, subprocess_env, tiny_avdigits_config,
-                       train_command, write_config)
+from tiny_runs import (tiny_avdigits_config, train_on_one_and_two_processes,
+                       write_config)
 
 import rollingq_mm  # noqa: F401
 from rollingq_mm.keys import BOTTLENECK_SCALAR, BOTTLENECK_SHARE_KEY
@@ -275,7 +274,7 @@ def test_two_gloo_processes_train_as_one_with_the_same_total_batch(
     model.init_weights()
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     torch.save(dict(state_dict=initial), tmp_path / 'start.pth')
-    commands = {}
+    configs = {}
     for processes, batch in ((1, 8), (2, 4)):
         work_dir = tmp_path / f'{processes}proc'
         cfg = mbt_tiny_config(work_dir, batch_size=batch, max_epochs=1,
@@ -287,21 +286,8 @@ def test_two_gloo_processes_train_as_one_with_the_same_total_batch(
             optimizer=dict(type='SGD', lr=0.1, momentum=0.9))
         cfg.load_from = str(tmp_path / 'start.pth')
         config = write_config(cfg, tmp_path / f'{processes}proc.py')
-        commands[processes] = (
-            train_command(config, '--no-validate') if processes == 1 else
-            ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(config), '2',
-             '--no-validate'])
-    runs = {
-        processes: subprocess.Popen(
-            command, cwd=str(REPO), env=subprocess_env(PORT='29683'),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for processes, command in commands.items()
-    }
-    for processes, run in runs.items():
-        output, _ = run.communicate(timeout=600)
-        assert run.returncode == 0, output[-3000:]
-        if processes == 2:
-            assert 'using the gloo backend' in output
+        configs[processes] = config
+    train_on_one_and_two_processes(configs, '29683', '--no-validate')
     states = [torch.load(tmp_path / f'{p}proc' / 'epoch_1.pth',
                          map_location='cpu', weights_only=False)['state_dict']
               for p in (1, 2)]

@@ -1,13 +1,12 @@
 """Determinism: the same config and seed give the same run; 1 process and
 2 gloo processes with the same total batch give the same AIR trajectory."""
-import subprocess
 
 import numpy as np
 import pytest
 import torch
 from mmengine.runner import Runner
-from tiny_runs import (REPO, ROTATING_AIR_HOOK, subprocess_env,
-                       tiny_avdigits_config, train_command, write_config)
+from tiny_runs import (ROTATING_AIR_HOOK, tiny_avdigits_config,
+                       train_on_one_and_two_processes, write_config)
 
 #: |AIR(1 process) - AIR(2 processes)| per epoch. The two runs compute the
 #: same sums in another order (per-rank batch means averaged by DDP, then
@@ -59,28 +58,15 @@ def air_history(work_dir) -> tuple:
 def test_one_and_two_processes_follow_the_same_air_trajectory(tmp_path):
     """Dropout is off: each rank draws its own masks, so with dropout the
     two runs are different random samples, not the same computation."""
-    commands = {}
+    configs = {}
     for processes, batch in ((1, 8), (2, 4)):
         work_dir = tmp_path / f'{processes}proc'
         cfg = tiny_avdigits_config(work_dir, batch_size=batch, max_epochs=3,
                                    dropout=0.0)
         cfg.custom_hooks = [ROTATING_AIR_HOOK]
         config = write_config(cfg, tmp_path / f'{processes}proc.py')
-        commands[processes] = (
-            train_command(config) if processes == 1 else
-            ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(config),
-             '2'])
-    runs = {
-        processes: subprocess.Popen(
-            command, cwd=str(REPO), env=subprocess_env(PORT='29671'),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for processes, command in commands.items()
-    }
-    for processes, run in runs.items():
-        output, _ = run.communicate(timeout=600)
-        assert run.returncode == 0, output[-3000:]
-        if processes == 2:
-            assert 'using the gloo backend' in output
+        configs[processes] = config
+    train_on_one_and_two_processes(configs, '29671')
     air_1, head_1, states_1 = air_history(tmp_path / '1proc')
     air_2, head_2, states_2 = air_history(tmp_path / '2proc')
     assert (states_1, states_2) == (1, 2)
