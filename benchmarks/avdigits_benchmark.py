@@ -60,7 +60,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config, DictAction
 from mmengine.fileio import load
 
-from rollingq_mm.keys import ATTN_SHARE_KEY, FUSED_KEY
+from rollingq_mm.keys import ATTN_SHARE_KEY, CLIP_ID_KEY, FUSED_KEY
 from rollingq_mm.visualization import load_run_curves
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -301,7 +301,7 @@ def quality_metrics(predictions: str, meta_csv: str) -> Dict[str, float]:
     correct: Dict[str, List[float]] = {}
     shares: Dict[str, List[float]] = {}
     for index, sample in enumerate(load(predictions)):
-        clip = sample.get('clip_id')
+        clip = sample.get(CLIP_ID_KEY)
         if clip not in meta:
             raise KeyError(f'{predictions}: sample {index} (clip_id {clip!r})'
                            f' is not listed in {meta_csv}')

@@ -27,6 +27,10 @@ COSINE_KEY = 'modality_cos'
 ABLATED_KEY = 'fused_without_{}'
 #: Prefix of the epoch scalars of ``AIRHook`` (message hub, visualizer).
 SCALAR_PREFIX = 'rollingq/'
+#: Data-info / metainfo key of a clip's id (the stem of its visual path in
+#: the annotation list); pack it with ``PackActionInputs(meta_keys=...)`` to
+#: find it in ``tools/test.py --dump``.
+CLIP_ID_KEY = 'clip_id'
 #: Results key of the noise level drawn by ``RandomLevelNoise``.
 NOISE_LEVEL_KEY = 'noise_level'
 #: Extras entry of ``MBTFusionHead``: per-sample bottleneck attention share

@@ -11,6 +11,7 @@ from .annotation_formats import (ANN_FORMATS, AnnotationRecord,
                                  iter_annotation_lines, parse_annotation_line,
                                  visual_kind)
 from .class_names import CREMAD_CLASSES, build_class_lookup, resolve_classes
+from ..keys import CLIP_ID_KEY
 from .errors import (AnnotationError, InvalidSampleError,
                      MissingClassListError)
 
@@ -178,7 +179,7 @@ class AudioVisualDataset(BaseActionDataset):
                 raise AnnotationError(f'{where}: audio file not found: '
                                       f'{audio}')
         return {visual_key: visual, 'audio_path': audio,
-                'label': record.label, 'clip_id': record.clip_id}
+                'label': record.label, CLIP_ID_KEY: record.clip_id}
 
     def prepare_data(self, idx: int) -> Optional[dict]:
         """Run the pipeline on sample ``idx``.

@@ -43,13 +43,13 @@ from mmengine.fileio import load
 from mmengine.logging import print_log
 from scipy import stats
 
-from rollingq_mm.keys import ATTN_SHARE_KEY, FUSED_KEY
+from rollingq_mm.keys import ATTN_SHARE_KEY, CLIP_ID_KEY, FUSED_KEY
 
 # Helpers beside this script (its folder is on sys.path when it runs).
 from probe_summary import (RANDOM, attention_quality_correlation, read_csv,
                            setting_summary, write_csv)
 
-ID_KEY = 'clip_id'
+ID_KEY = CLIP_ID_KEY
 NUM_EXAMPLES = 5
 REPORT_FILE = 'quality_report.md'
 JOINED_FILE = 'joined.csv'
