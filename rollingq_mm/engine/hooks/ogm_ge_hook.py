@@ -193,17 +193,17 @@ class OGMGEHook(Hook):
         if self.noise:
             generator = torch.Generator(device=device)
             generator.manual_seed(self.seed + self.num_steps)
-        for name, coefficient in zip(modalities, coefficients.tolist()):
+        coefficients, ratios = coefficients.tolist(), ratios.tolist()
+        for name, coefficient in zip(modalities, coefficients):
             for param in self._params[name]:
                 if param.grad is not None:
                     modulate_gradient_(param.grad, coefficient, generator)
         self.num_steps += 1
         hub = self._runner.message_hub
-        for index, name in enumerate(modalities):
-            prefix = f'train/{OGM_SCALAR_PREFIX}'
-            hub.update_scalar(f'{prefix}coef_{name}',
-                              float(coefficients[index]))
-            hub.update_scalar(f'{prefix}ratio_{name}', float(ratios[index]))
+        prefix = f'train/{OGM_SCALAR_PREFIX}'
+        for name, coefficient, ratio in zip(modalities, coefficients, ratios):
+            hub.update_scalar(f'{prefix}coef_{name}', coefficient)
+            hub.update_scalar(f'{prefix}ratio_{name}', ratio)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Save the number of modulated steps (the noise's seed offset)."""

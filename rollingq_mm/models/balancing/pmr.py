@@ -250,8 +250,8 @@ class PMRRegulariser:
             stats = torch.stack([
                 *(p.gather(1, labels[:, None]).sum() for p in probs),
                 *((lg.argmax(-1) == labels).sum().to(lg) for lg in logits),
-                torch.tensor(float(labels.numel()), device=labels.device,
-                             dtype=logits[0].dtype)
+                torch.full((), labels.numel(), device=labels.device,
+                           dtype=logits[0].dtype)
             ]).to(torch.float64)
             dist.all_reduce(stats, op='sum')
             ratio = imbalance_ratio(stats[:2])
