@@ -17,9 +17,8 @@ fused top-1, test fused top-1, test top-1 of each modality's probe, the AIR
 and attention shares of the last training epoch (``AIRHook``), the test AIR
 and attention shares, the fused top-1 lost without each modality, the number
 of rotations, the per-quality-group figures and the wall and CPU time of one
-training run; then RollingQ's
-time ratios to vanilla (the same model and AIR statistics, plus the
-rotations).
+training run; then each fusion method's time ratios to vanilla (for
+RollingQ: the same model and AIR statistics, plus the rotations).
 
 Each training process runs ``--threads`` intra-op threads (default 1: the
 towers are tiny, and more threads than free cores slow PyTorch down many
@@ -38,6 +37,10 @@ unimodal baselines (``configs/{audio,visual}_only_avdigits.py``): what each
 tower reaches when it is trained alone; ``--methods vanilla ogm_ge pmr
 mbt`` the imbalance methods the paper compares against
 (``configs/{ogm_ge,pmr,mbt}_avdigits.py``, docs/baselines/).
+``--warm-start`` first trains, per seed, each tower alone
+(``audio_only``, ``visual_only``) and then starts every other method's towers
+from those runs' best validation checkpoints (the fusion head and probes
+start as usual): the setting of pretrained encoders, as in the paper.
 ``--data-root`` runs it on another AV-Digits folder made by
 ``tools/data/avdigits/prepare_avdigits.py`` (e.g. clean images, no
 corrupted samples).
@@ -73,6 +76,9 @@ from run_table import (  # noqa: E402
 
 METHODS = ('vanilla', 'rollingq', 'concat', 'ogm_ge', 'pmr', 'mbt',
            'audio_only', 'visual_only')
+#: The unimodal run that trains each modality's tower alone
+#: (``--warm-start`` starts the fusion methods from their towers).
+TOWER_METHODS = dict(audio='audio_only', visual='visual_only')
 #: What the benchmark runs unless ``--methods`` says otherwise.
 DEFAULT_METHODS = ('vanilla', 'rollingq', 'concat')
 MODALITIES = ('audio', 'visual')
@@ -136,6 +142,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--cfg-options', nargs='+', action=DictAction, default={},
         help='config overrides for every method, passed to tools/train.py '
         'and applied to the test config')
+    parser.add_argument(
+        '--warm-start', action='store_true',
+        help='per seed, first train each tower alone (audio_only, '
+        'visual_only), then start every fusion method\'s towers from those '
+        'runs\' best validation checkpoints')
     parser.add_argument(
         '--data-root', default=None,
         help='another AV-Digits folder made by prepare_avdigits.py (e.g. '
@@ -341,22 +352,50 @@ def read_test_metrics(work_dir: str) -> Dict[str, float]:
             if isinstance(v, (int, float)) and '/' in k}
 
 
-def run_schedule(methods: Sequence[str], seeds: Sequence[int]) -> List[tuple]:
+def run_schedule(methods: Sequence[str], seeds: Sequence[int],
+                 warm_start: bool = False) -> List[tuple]:
     """(seed, method) pairs: methods interleaved, order rotated per seed.
 
     Args:
         methods (Sequence[str]): The methods.
         seeds (Sequence[int]): The seeds.
+        warm_start (bool): Run each seed's unimodal tower runs
+            (:data:`TOWER_METHODS`) first, the other methods after them.
 
     Returns:
         list[tuple]: The runs in execution order.
     """
+    towers = list(TOWER_METHODS.values()) if warm_start else []
+    methods = [m for m in methods if m not in towers]
     runs = []
     for index, seed in enumerate(seeds):
-        shift = index % len(methods)
+        shift = index % len(methods) if methods else 0
         order = list(methods[shift:]) + list(methods[:shift])
-        runs.extend((seed, method) for method in order)
+        runs.extend((seed, method) for method in towers + order)
     return runs
+
+
+def warm_start_options(checkpoints: Dict[str, str]) -> Dict[str, str]:
+    """Config overrides that load each tower from a unimodal checkpoint.
+
+    Each modality's backbone gets mmengine's ``Pretrained`` initialisation
+    from the recognizer checkpoint of a run that trained that tower alone,
+    taking the keys under ``encoders.<modality>.``; the tokenizers, the
+    fusion head and its probes start as usual.
+
+    Args:
+        checkpoints (dict): Modality -> checkpoint file.
+
+    Returns:
+        dict: ``model.modalities.<m>.backbone.init_cfg.*`` overrides.
+    """
+    options = {}
+    for modality, checkpoint in checkpoints.items():
+        key = f'model.modalities.{modality}.backbone.init_cfg'
+        options[f'{key}.type'] = 'Pretrained'
+        options[f'{key}.checkpoint'] = checkpoint
+        options[f'{key}.prefix'] = f'encoders.{modality}.'
+    return options
 
 
 #: Summary rows: (key, column title, getter of a record's value or None).
@@ -401,21 +440,30 @@ def summarise(records: Sequence[RunRecord]) -> Dict[str, dict]:
 
     Returns:
         dict: ``{method: {column: {mean, std, n}}}`` for the columns that
-        have values, plus ``'wall_ratio_rollingq_vs_vanilla'`` and
-        ``'cpu_ratio_rollingq_vs_vanilla'`` (mean time of RollingQ over mean
-        time of vanilla) when both ran.
+        have values, plus ``'wall_ratio_<method>_vs_vanilla'`` and
+        ``'cpu_ratio_<method>_vs_vanilla'`` (mean time of the method over
+        mean time of vanilla) for every other fusion method when vanilla
+        ran.
     """
     summary: Dict[str, dict] = runs_table({
         method: [{key: getter(r) for key, _, getter in COLUMNS}
                  for r in records if r.method == method]
         for method in METHODS if any(r.method == method for r in records)
     })
-    if 'rollingq' in summary and 'vanilla' in summary:
-        for key in ('wall', 'cpu'):
-            summary[f'{key}_ratio_rollingq_vs_vanilla'] = (
-                summary['rollingq'][f'{key}_s']['mean'] /
-                summary['vanilla'][f'{key}_s']['mean'])
+    if 'vanilla' in summary:
+        for method in ratio_methods(summary):
+            for key in ('wall', 'cpu'):
+                summary[f'{key}_ratio_{method}_vs_vanilla'] = (
+                    summary[method][f'{key}_s']['mean'] /
+                    summary['vanilla'][f'{key}_s']['mean'])
     return summary
+
+
+def ratio_methods(summary: Dict[str, dict]) -> List[str]:
+    """The fusion methods of ``summary`` timed against vanilla."""
+    towers = set(TOWER_METHODS.values())
+    return [m for m in METHODS
+            if m in summary and m != 'vanilla' and m not in towers]
 
 
 def format_table(summary: Dict[str, dict]) -> str:
@@ -442,12 +490,16 @@ def format_table(summary: Dict[str, dict]) -> str:
             cells.append('-' if stats is None else
                          format_mean_std(stats, f'.{digits}f'))
         lines.append(f'| {title} | ' + ' | '.join(cells) + ' |')
-    if 'wall_ratio_rollingq_vs_vanilla' in summary:
+    ratios = [m for m in ratio_methods(summary)
+              if f'wall_ratio_{m}_vs_vanilla' in summary]
+    if ratios:
         lines.append('')
+    for method in ratios:
         for key in ('wall', 'CPU'):
-            ratio = summary[f'{key.lower()}_ratio_rollingq_vs_vanilla']
-            lines.append(f'RollingQ {key} time / vanilla {key} time: '
-                         f'{ratio:.3f} (target <= 1.02)')
+            ratio = summary[f'{key.lower()}_ratio_{method}_vs_vanilla']
+            target = ' (target <= 1.02)' if method == 'rollingq' else ''
+            lines.append(f'{method} {key} time / vanilla {key} time: '
+                         f'{ratio:.3f}{target}')
     return '\n'.join(lines)
 
 
@@ -488,14 +540,18 @@ def main(argv: Optional[Sequence[str]] = None) -> List[RunRecord]:
     os.makedirs(out_dir, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
                MKL_NUM_THREADS=str(args.threads))
-    options = [f'{k}={v}' for k, v in args.cfg_options.items()]
     command = ' '.join(['python', 'benchmarks/avdigits_benchmark.py'] +
                        (sys.argv[1:] if argv is None else list(argv)))
-    schedule = run_schedule(args.methods, args.seeds)
+    schedule = run_schedule(args.methods, args.seeds, args.warm_start)
+    towers = set(TOWER_METHODS.values())
+    tower_checkpoints: Dict[int, Dict[str, str]] = {}
     records: List[RunRecord] = []
     start = time.perf_counter()
     for index, (seed, method) in enumerate(schedule):
         config = f'configs/{method}_avdigits.py'
+        run_options = dict(args.cfg_options)
+        if args.warm_start and method not in towers:
+            run_options.update(warm_start_options(tower_checkpoints[seed]))
         work_dir = osp.join(out_dir, method, f'seed{seed}')
         if glob.glob(osp.join(work_dir, '*.pth')):
             raise FileExistsError(
@@ -506,11 +562,17 @@ def main(argv: Optional[Sequence[str]] = None) -> List[RunRecord]:
               f'training ({work_dir})', flush=True)
         train = [sys.executable, 'tools/train.py', config, '--work-dir',
                  work_dir, '--seed', str(seed)]
-        if options:
-            train += ['--cfg-options'] + options
+        if run_options:
+            train += ['--cfg-options'] + [
+                f'{k}={v}' for k, v in run_options.items()]
         wall, cpu = run_command(train, env, osp.join(work_dir, 'train.log'),
                                 f'training {method} seed {seed}')
         record = read_training(work_dir, method, seed, wall, cpu)
+        if args.warm_start and method in towers:
+            modality = next(m for m, t in TOWER_METHODS.items()
+                            if t == method)
+            tower_checkpoints.setdefault(seed, {})[modality] = (
+                find_checkpoint(work_dir, BEST_CKPT_PATTERN))
         if not args.no_test:
             test_dir = osp.join(work_dir, 'test')
             os.makedirs(test_dir, exist_ok=True)

@@ -63,6 +63,76 @@ def test_schedule_interleaves_methods_and_rotates_their_order(bench):
         assert {runs[3 * i + position][1] for i in range(3)} == set(methods)
 
 
+def test_warm_start_schedule_trains_each_seeds_towers_first(bench):
+    runs = bench.run_schedule(('vanilla', 'audio_only', 'mbt'), [0, 1],
+                              warm_start=True)
+    assert runs == [(0, 'audio_only'), (0, 'visual_only'), (0, 'vanilla'),
+                    (0, 'mbt'), (1, 'audio_only'), (1, 'visual_only'),
+                    (1, 'mbt'), (1, 'vanilla')]
+
+
+@pytest.mark.parametrize('method', ['vanilla', 'mbt'])
+def test_warm_start_loads_each_tower_from_its_unimodal_run(
+        bench, tmp_path, method):
+    """The overrides load encoders.<m> of the tower's own checkpoint into
+    the fusion model's tower; the head starts from its usual init."""
+    import rollingq_mm  # noqa: F401
+    from mmaction.registry import MODELS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmaction')
+    checkpoints, towers = {}, {}
+    for seed, (modality, tower) in enumerate(bench.TOWER_METHODS.items()):
+        torch.manual_seed(seed)
+        cfg = Config.fromfile(str(REPO / 'configs' / f'{tower}_avdigits.py'))
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+        checkpoints[modality] = str(tmp_path / f'{tower}.pth')
+        torch.save(dict(state_dict=model.state_dict(), meta={}),
+                   checkpoints[modality])
+        towers[modality] = model.encoders[modality].state_dict()
+    cfg = Config.fromfile(str(REPO / 'configs' / f'{method}_avdigits.py'))
+    cfg.merge_from_dict(bench.warm_start_options(checkpoints))
+    torch.manual_seed(7)
+    fusion = MODELS.build(cfg.model)
+    head_before = {k: v.clone()
+                   for k, v in fusion.fusion_head.state_dict().items()}
+    fusion.init_weights()
+    for modality, expected in towers.items():
+        loaded = fusion.encoders[modality].state_dict()
+        assert loaded.keys() == expected.keys()
+        for key, value in expected.items():
+            assert torch.equal(loaded[key], value), (modality, key)
+    # The two towers came from different runs (different seeds).
+    assert not torch.equal(
+        fusion.encoders['audio'].state_dict()['layers.0.attn.qkv.weight'],
+        towers['visual']['layers.0.attn.qkv.weight'])
+    # The head (and its probes) start as in a cold run with the same seed.
+    torch.manual_seed(7)
+    cold = MODELS.build(Config.fromfile(
+        str(REPO / 'configs' / f'{method}_avdigits.py')).model)
+    cold.init_weights()
+    cold_head = cold.fusion_head.state_dict()
+    head_after = fusion.fusion_head.state_dict()
+    for key, value in head_before.items():
+        assert torch.equal(head_after[key], value), key
+        assert torch.equal(cold_head[key], value), key
+
+
+def test_warm_start_refuses_a_checkpoint_without_the_tower(bench, tmp_path):
+    import rollingq_mm  # noqa: F401
+    from mmaction.registry import MODELS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmaction')
+    empty = tmp_path / 'no_towers.pth'
+    torch.save(dict(state_dict={'fusion_head.fc.weight': torch.zeros(1)}),
+               empty)
+    cfg = Config.fromfile(str(REPO / 'configs' / 'vanilla_avdigits.py'))
+    cfg.merge_from_dict(bench.warm_start_options({'audio': str(empty)}))
+    model = MODELS.build(cfg.model)
+    with pytest.raises(AssertionError, match='encoders.audio.'):
+        model.init_weights()
+
+
 def test_data_root_points_every_split_there(bench, tmp_path):
     for split in ('train', 'val', 'test'):
         (tmp_path / f'{split}.txt').write_text('')
@@ -115,9 +185,13 @@ def test_summary_means_stds_and_wall_ratio(bench):
     air = next(line for line in lines if line.startswith('| final abs AIR'))
     assert air == ('| final abs AIR (train) | 0.500 ± 0.141 | 0.150 ± 0.071 '
                    '| - |')
-    assert lines[-2:] == [
-        'RollingQ wall time / vanilla wall time: 1.100 (target <= 1.02)',
-        'RollingQ CPU time / vanilla CPU time: 1.100 (target <= 1.02)']
+    assert summary['wall_ratio_concat_vs_vanilla'] == pytest.approx(
+        90.0 / 105.0)
+    assert lines[-4:] == [
+        'rollingq wall time / vanilla wall time: 1.100 (target <= 1.02)',
+        'rollingq CPU time / vanilla CPU time: 1.100 (target <= 1.02)',
+        'concat wall time / vanilla wall time: 0.857',
+        'concat CPU time / vanilla CPU time: 0.857']
 
 
 def test_summary_without_vanilla_has_no_ratio(bench):
@@ -287,3 +361,27 @@ def test_one_tiny_real_run(bench, tmp_path, capsys):
     with pytest.raises(FileExistsError, match='earlier run'):
         bench.main(['--methods', 'rollingq', '--seeds', '3', '--out-dir',
                     str(tmp_path)])
+
+
+def test_one_tiny_warm_started_run(bench, tmp_path):
+    """--warm-start: the seed's two tower runs, then vanilla from their best
+    validation checkpoints (1 epoch each on 40 train / 20 val clips)."""
+    subset = {'train': range(0, 2000, 50), 'val': range(0, 500, 25)}
+    options = ['train_cfg.max_epochs=1', 'train_dataloader.batch_size=20'] + [
+        f'{split}_dataloader.dataset.indices=[' +
+        ','.join(map(str, indices)) + ']' for split, indices in subset.items()]
+    records = bench.main(['--methods', 'vanilla', '--seeds', '3',
+                          '--warm-start',
+                          '--no-test', '--out-dir', str(tmp_path),
+                          '--cfg-options', *options])
+    assert [r.method for r in records] == ['audio_only', 'visual_only',
+                                           'vanilla']
+    log = (tmp_path / 'vanilla' / 'seed3' / 'train.log').read_text()
+    for modality, tower in bench.TOWER_METHODS.items():
+        checkpoint = (tmp_path / tower / 'seed3' /
+                      'best_acc_fused_top1_epoch_1.pth')
+        assert checkpoint.is_file()
+        assert (f'load encoders.{modality}. in model from: {checkpoint}'
+                in log)
+    summary = json.loads((tmp_path / 'summary.json').read_text())
+    assert set(summary) >= {'audio_only', 'visual_only', 'vanilla'}
