@@ -20,9 +20,12 @@ Notation of the paper and the words used here:
 * Anchor u = Σ_m α_m E_m / |E_m|, target t = |q| u / |u|:
   :func:`anchor_target`.
 * a_m: attention share of the fusion query on modality m's L_m tokens;
-  n_m = (a_m / L_m) / Σ_j (a_j / L_j): :func:`token_normalised_share`.
+  n_m = (a_m / L_m) / Σ_j (a_j / L_j): :func:`token_normalised_share`;
+  per-token AIR = n_0 - n_1 (max - min for more):
+  :func:`token_normalised_air`.
 * R with R q/|q| = t/|t|: :func:`plane_rotation` (minimal, the default) or
-  :func:`svd_rotation` (the construction of the authors' release).
+  :func:`svd_rotation` (the construction of the authors' release);
+  ``plane_rotation(q, t, fraction=f)`` turns q only f of the way.
 """
 import math
 from typing import Sequence, Tuple
@@ -76,25 +79,41 @@ def _orthogonal_direction(unit: Tensor) -> Tensor:
     return direction / direction.norm()
 
 
-def plane_rotation(x: Tensor, y: Tensor) -> Tensor:
-    """Minimal proper rotation that turns the direction of ``x`` into ``y``'s.
+def _check_fraction(fraction: float) -> None:
+    """Raise ``ValueError`` unless ``fraction`` is a number in (0, 1]."""
+    if isinstance(fraction, bool) or not isinstance(
+            fraction, (int, float)) or not 0.0 < fraction <= 1.0:
+        raise ValueError(
+            f'fraction must be a number in (0, 1], got {fraction!r}.')
 
-    With x̂ = x/|x|, ŷ = y/|y|, c = x̂·ŷ, s = |ŷ - c x̂| and
-    w = (ŷ - c x̂)/s::
 
-        R = I + (c - 1)(x̂ x̂ᵀ + w wᵀ) + s (w x̂ᵀ - x̂ wᵀ)
+def plane_rotation(x: Tensor, y: Tensor, fraction: float = 1.0) -> Tensor:
+    """Minimal proper rotation that turns the direction of ``x`` into ``y``'s
+    (or the ``fraction`` f of the way).
 
-    R rotates by the angle between x and y inside span{x, y} and is the
-    identity on its orthogonal complement. Cases without a unique plane:
+    With x̂ = x/|x|, ŷ = y/|y|, c = x̂·ŷ, s = |ŷ - c x̂|,
+    w = (ŷ - c x̂)/s and θ = atan2(s, c), the angle from x to y::
+
+        R_f = I + (cos fθ - 1)(x̂ x̂ᵀ + w wᵀ) + sin fθ (w x̂ᵀ - x̂ wᵀ)
+
+    (for f = 1, cos θ = c and sin θ = s are used as they are). R_f rotates
+    by fθ inside span{x, y}, from x towards y, and is the identity on its
+    orthogonal complement: R_f x̂ is the point at f along the great circle
+    from x̂ to ŷ. R_f = exp(fθ (w x̂ᵀ - x̂ wᵀ)) is the geodesic from I to
+    R_1 in SO(C), so R_a R_b = R_{a+b} (two half steps make the full
+    rotation), and rotating again from R_f x towards the same y with the
+    same f leaves (1 - f)² θ, and so on. Cases without a unique plane:
 
     * x or y (near) zero, or x ∥ y: the identity.
-    * x ≈ -y: the half turn in the plane of x̂ and a fixed direction (the
-      coordinate axis least aligned with x̂, orthogonalised), so the result
-      is the same on every machine.
+    * x ≈ -y: the half turn (θ = π) in the plane of x̂ and a fixed
+      direction (the coordinate axis least aligned with x̂,
+      orthogonalised), so the result is the same on every machine.
 
     Args:
         x (Tensor): Source vector, shape (C,), C >= 2.
         y (Tensor): Target vector, shape (C,).
+        fraction (float): f in (0, 1], the part of the angle to turn.
+            Defaults to 1.0: all the way, R x̂ = ŷ.
 
     Returns:
         Tensor: Rotation matrix (C, C), orthogonal with determinant +1, in
@@ -102,6 +121,7 @@ def plane_rotation(x: Tensor, y: Tensor) -> Tensor:
     """
     _check_vector('x', x)
     _check_vector('y', y)
+    _check_fraction(fraction)
     if x.shape != y.shape:
         raise ValueError(f'x and y must have the same shape, got '
                          f'{tuple(x.shape)} and {tuple(y.shape)}.')
@@ -122,6 +142,9 @@ def plane_rotation(x: Tensor, y: Tensor) -> Tensor:
         w = _orthogonal_direction(x_unit)
     else:
         w = residual / sin
+    if fraction != 1.0:
+        angle = fraction * math.atan2(sin, cos)
+        cos, sin = math.cos(angle), math.sin(angle)
     rotation = (identity + (cos - 1.0) *
                 (torch.outer(x_unit, x_unit) + torch.outer(w, w)) +
                 sin * (torch.outer(w, x_unit) - torch.outer(x_unit, w)))
@@ -274,6 +297,47 @@ def token_normalised_share(shares: Tensor, lengths: Sequence[int]) -> Tensor:
                              per_token / total.clamp_min(NORM_EPS),
                              torch.zeros_like(per_token))
     return normalised.to(shares.dtype)
+
+
+def token_normalised_air(normalised_shares: Tensor) -> Tensor:
+    """Per-token Attention Imbalance Rate from token-normalised shares.
+
+    AIR compares the query's alignment c_m with each modality's mean key,
+    which does not grow with the token count L_m; the attention mass a_m
+    the query gives a modality does (at equal logits a modality with 8x the
+    tokens gets 8x the mass). The per-token AIR applies AIR's contrast to
+    the attention one token of each modality receives, the normalised
+    shares n_m of :func:`token_normalised_share`, averaged over samples as
+    AIR averages the cosines::
+
+        AIR_norm = E_i[n_i,0 - n_i,1] = n̄_0 - n̄_1          (M = 2)
+        AIR_norm = max_m n̄_m - min_m n̄_m                   (M > 2)
+
+    Same sign convention as :func:`attention_imbalance_rate` (> 0: one
+    token of the first modality gets more attention than one of the
+    second), but another scale: for two modalities n_i,0 - n_i,1 =
+    tanh(½ ln(p_i,0 / p_i,1)) with p_i,m = a_i,m / L_m the mean attention
+    per token of m, so AIR_norm is in [-1, 1] (M > 2: [0, 1]), 0 when the
+    tokens of every modality get the same attention on average whatever
+    their counts, and ±1 when one modality gets all of it. Unlike AIR it
+    also reflects the key norms (the logits are |q| |k| cos / √C) and the
+    softmax's sharpness, not only the directions.
+
+    Args:
+        normalised_shares (Tensor): n̄_m, shape (M,), or per-sample n_i,m,
+            shape (B, M) (averaged over the batch first), each row from
+            :func:`token_normalised_share`.
+
+    Returns:
+        Tensor: Scalar per-token AIR, dtype of ``normalised_shares``.
+    """
+    if normalised_shares.dim() not in (1, 2) or \
+            normalised_shares.shape[-1] < 2:
+        raise ValueError('token_normalised_air expects normalised shares of '
+                         'shape (M,) or (B, M) with M >= 2, got '
+                         f'{tuple(normalised_shares.shape)}.')
+    _check_finite('normalised_shares', normalised_shares)
+    return attention_imbalance_rate(normalised_shares)
 
 
 def anchor_weights(cosines: Tensor, rho: float) -> Tensor:

@@ -9,6 +9,8 @@ from rollingq_mm.models import (DegenerateAnchorError, anchor_target,
                                 anchor_weights, attention_imbalance_rate,
                                 modality_cosines, plane_rotation,
                                 rotation_angle, svd_rotation)
+from rollingq_mm.models.rollingq import (token_normalised_air,
+                                         token_normalised_share)
 
 ROTATIONS = [plane_rotation, svd_rotation]
 
@@ -233,3 +235,114 @@ def test_anchor_target_rejects_degenerate_statistics():
                       weights)
     with pytest.raises(ValueError, match='modality_means'):
         anchor_target(torch.ones(3), torch.ones(2, 4), weights)
+
+
+def acos_degrees(u: torch.Tensor, v: torch.Tensor) -> float:
+    """Angle between u and v in degrees, from acos of their cosine."""
+    cos = float(u @ v / (u.norm() * v.norm()))
+    return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
+
+
+@pytest.mark.parametrize('fraction', [0.1, 0.5, 0.75])
+@pytest.mark.parametrize('dim', [2, 3, 16])
+def test_fractional_plane_rotation_turns_x_by_f_theta_towards_y(
+        fraction, dim):
+    x, y = random_pair(dim, 11)
+    theta = acos_degrees(x, y)
+    rotation = plane_rotation(x, y, fraction=fraction)
+    moved = rotation @ x
+    assert acos_degrees(x, moved) == pytest.approx(fraction * theta,
+                                                   abs=1e-9)
+    assert acos_degrees(moved, y) == pytest.approx((1 - fraction) * theta,
+                                                   abs=1e-9)
+    assert moved.norm().item() == pytest.approx(x.norm().item(), rel=1e-12)
+    assert_proper_rotation(rotation, atol=1e-12)
+
+
+def test_fractional_plane_rotation_fixes_the_complement():
+    x, y = random_pair(12, 5)
+    others = complement_basis(x, y)
+    rotation = plane_rotation(x, y, fraction=0.3)
+    assert (rotation @ others.T - others.T).abs().max() < 1e-12
+
+
+def test_fraction_one_is_the_full_rotation_exactly():
+    for dim, seed in ((3, 0), (16, 1), (65, 2)):
+        x, y = random_pair(dim, seed)
+        assert torch.equal(plane_rotation(x, y, fraction=1.0),
+                           plane_rotation(x, y))
+        assert torch.equal(plane_rotation(x, y, fraction=1),
+                           plane_rotation(x, y))
+
+
+@pytest.mark.parametrize('antiparallel', [False, True])
+def test_two_half_plane_rotations_compose_to_the_full_one(antiparallel):
+    x, y = random_pair(10, 4)
+    if antiparallel:
+        y = -2.0 * x
+    half = plane_rotation(x, y, fraction=0.5)
+    assert (half @ half - plane_rotation(x, y)).abs().max() < 1e-12
+    third = plane_rotation(x, y, fraction=1 / 3)
+    two_thirds = plane_rotation(x, y, fraction=2 / 3)
+    assert (third @ two_thirds - plane_rotation(x, y)).abs().max() < 1e-12
+
+
+def test_repeated_partial_rotations_approach_the_target_step_by_step():
+    x, y = random_pair(8, 6)
+    theta = acos_degrees(x, y)
+    query = x
+    for step in range(1, 6):
+        query = plane_rotation(query, y, fraction=0.5) @ query
+        assert acos_degrees(query, y) == pytest.approx(theta / 2 ** step,
+                                                       abs=1e-9)
+
+
+def test_fractional_rotation_of_degenerate_pairs_is_the_identity():
+    x = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+    eye = torch.eye(3, dtype=torch.float64)
+    assert torch.equal(plane_rotation(x, 3 * x, fraction=0.5), eye)
+    assert torch.equal(plane_rotation(torch.zeros(3).double(), x,
+                                      fraction=0.5), eye)
+
+
+@pytest.mark.parametrize('fraction', [0.0, -0.5, 1.5, float('nan'), True,
+                                      '0.5'])
+def test_invalid_fraction_is_refused(fraction):
+    x, y = random_pair(4, 0)
+    with pytest.raises(ValueError, match='fraction'):
+        plane_rotation(x, y, fraction=fraction)
+
+
+def test_token_normalised_air_matches_a_hand_computation():
+    # Two samples, 2 audio and 8 visual tokens; per-token attention
+    # p = a / L: sample 0 (0.2, 0.1) -> n = (2/3, 1/3); sample 1
+    # (0.1, 0.1) -> n = (1/2, 1/2). Mean n_0 - n_1 = (1/3 + 0) / 2.
+    shares = torch.tensor([[0.4, 0.8], [0.2, 0.8]], dtype=torch.float64)
+    normalised = token_normalised_share(shares, [2, 8])
+    assert token_normalised_air(normalised).item() == pytest.approx(
+        1 / 6, abs=1e-15)
+    assert token_normalised_air(normalised.mean(dim=0)).item() == \
+        pytest.approx(1 / 6, abs=1e-15)
+    # Raw shares favour visual (0.8 > 0.4), per token audio is favoured.
+    assert token_normalised_air(normalised.flip(-1)).item() == \
+        pytest.approx(-1 / 6, abs=1e-15)
+    # Three modalities: max - min of the mean normalised shares.
+    three = torch.tensor([0.5, 0.2, 0.3], dtype=torch.float32)
+    assert token_normalised_air(three).item() == pytest.approx(0.3)
+    assert token_normalised_air(three).dtype == torch.float32
+
+
+def test_token_normalised_air_is_zero_under_uniform_attention():
+    lengths = [38, 289]
+    uniform = torch.tensor([38.0, 289.0]) / (1 + sum(lengths))
+    assert (uniform[0] - uniform[1]).item() < -0.7
+    assert token_normalised_air(
+        token_normalised_share(uniform, lengths)).item() == pytest.approx(
+            0.0, abs=1e-7)
+
+
+def test_token_normalised_air_rejects_bad_input():
+    with pytest.raises(ValueError, match='M >= 2'):
+        token_normalised_air(torch.tensor([1.0]))
+    with pytest.raises(ValueError, match='NaN'):
+        token_normalised_air(torch.tensor([float('nan'), 0.5]))
