@@ -21,6 +21,10 @@ ATTN_SCALAR = 'attn_{}'
 #: readers of ``rollingq/attn_<m>`` take what follows ``attn_`` for a
 #: modality).
 ATTN_NORM_SCALAR = 'norm_attn_{}'
+#: Epoch scalar of ``AIRHook`` (under ``SCALAR_PREFIX``, beside ``air``)
+#: and its ``trigger`` value: the per-token AIR, the AIR contrast of the
+#: token-count-normalised shares (``rollingq.token_normalised_air``).
+AIR_NORM_SCALAR = 'air_norm'
 #: Extras / ``pred_score`` entry: per-sample cos(q, kbar_i^m) (B, M).
 COSINE_KEY = 'modality_cos'
 #: ``pred_score`` entry of the fused scores with modality ``{}`` ablated.

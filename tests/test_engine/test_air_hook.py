@@ -465,6 +465,91 @@ def test_bad_eval_pass_arguments_name_the_key(tmp_path):
         runner.train()
 
 
+def test_half_rotation_fraction_turns_the_query_half_the_default_angle(
+        tmp_path):
+    full = build_runner(tmp_path / 'full', max_epochs=1)
+    full.train()
+    half = build_runner(tmp_path / 'half', max_epochs=1,
+                        rotation_fraction=0.5)
+    half.train()
+    assert logged(full, 'air') == logged(half, 'air')
+    full_angle, = logged(full, 'rotation_angle')
+    half_angle, = logged(half, 'rotation_angle')
+    assert full_angle > 1.0
+    assert half_angle == pytest.approx(full_angle / 2, abs=1e-9)
+    # The half-rotated query lies halfway to the full one's target.
+    half_query = half.model.fusion_head.current_query().detach().double()
+    full_query = full.model.fusion_head.current_query().detach().double()
+    between = math.degrees(math.acos(min(1.0, float(
+        half_query @ full_query / (half_query.norm() * full_query.norm())))))
+    assert between == pytest.approx(full_angle / 2, abs=1e-3)
+    log_file = next(Path(half.log_dir).glob('*.log')).read_text()
+    assert (f'rotated the fusion query by {half_angle:.3f} deg (plane, '
+            'rotation_fraction 0.5) at AIR') in log_file
+
+
+def test_bad_rotation_fraction_and_trigger_name_the_key():
+    for fraction in (0, -0.5, 1.5, True, '0.5', float('nan')):
+        with pytest.raises(ValueError, match='rotation_fraction'):
+            AIRHook(rotation_fraction=fraction)
+    with pytest.raises(ValueError, match="rotation_fraction=0.5 with "
+                       "rotation_method='svd'"):
+        AIRHook(rotation_method='svd', rotation_fraction=0.5)
+    assert AIRHook(rotation_method='svd').rotation_fraction == 1.0
+    for trigger in ('cos', 'AIR', None):
+        with pytest.raises(ValueError, match='trigger'):
+            AIRHook(trigger=trigger)
+
+
+def crafted_summary(cosines, normalised_shares) -> dict:
+    """Epoch statistics with the given c_m and token-normalised shares."""
+    return dict(
+        cosines=torch.tensor(cosines, dtype=torch.float64),
+        attn_share_norm=torch.tensor(normalised_shares, dtype=torch.float64))
+
+
+def test_air_norm_trigger_decides_on_the_per_token_air():
+    hooks = {}
+    for trigger in ('air', 'air_norm'):
+        hooks[trigger] = AIRHook(air_threshold=0.3, trigger=trigger)
+        hooks[trigger]._head = toy_model().fusion_head
+    # Raw AIR 0.5 >= 0.3, per-token AIR 0.1 < 0.3.
+    raw_only = crafted_summary([0.6, 0.1], [0.55, 0.45])
+    # Raw AIR 0.1 < 0.3, per-token AIR -0.6: |.| >= 0.3.
+    per_token_only = crafted_summary([0.3, 0.2], [0.2, 0.8])
+    assert hooks['air'].imbalance(raw_only) == pytest.approx(0.5)
+    assert hooks['air_norm'].imbalance(raw_only) == pytest.approx(0.1)
+    assert hooks['air_norm'].imbalance(per_token_only) == pytest.approx(
+        -0.6)
+    assert hooks['air']._rotation_due(1, raw_only)
+    assert not hooks['air_norm']._rotation_due(1, raw_only)
+    assert not hooks['air']._rotation_due(1, per_token_only)
+    assert hooks['air_norm']._rotation_due(1, per_token_only)
+
+
+def test_air_norm_is_logged_and_triggers_a_real_run(tmp_path):
+    monitor = build_runner(tmp_path / 'monitor', max_epochs=1,
+                           enable_rotation=False)
+    monitor.train()
+    air_norm, = logged(monitor, 'air_norm')
+    audio, = logged(monitor, 'norm_attn_audio')
+    visual, = logged(monitor, 'norm_attn_visual')
+    assert air_norm == pytest.approx(audio - visual, abs=1e-12)
+    air, = logged(monitor, 'air')
+    assert abs(abs(air) - abs(air_norm)) > 1e-3
+    between = (abs(air) + abs(air_norm)) / 2
+    rotations = {}
+    for trigger in ('air', 'air_norm'):
+        runner = build_runner(tmp_path / trigger, max_epochs=1,
+                              air_threshold=between, trigger=trigger)
+        runner.train()
+        assert logged(runner, 'air_norm') == [air_norm]
+        rotations[trigger] = logged(runner, 'num_rotations')[0]
+    larger = 'air' if abs(air) > abs(air_norm) else 'air_norm'
+    smaller = 'air_norm' if larger == 'air' else 'air'
+    assert (rotations[larger], rotations[smaller]) == (1, 0)
+
+
 def launch_two_ranks(work_dir: Path, *args: str, timeout: int = 300) -> None:
     """Run this file as ranks 0 and 1 of a local gloo group."""
     gloo_ranks.launch_two_ranks(__file__, work_dir, *args, timeout=timeout)

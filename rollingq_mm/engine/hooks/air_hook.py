@@ -14,19 +14,22 @@ from torch.utils.data import DataLoader
 
 from rollingq_mm.engine.air_statistics_pass import (eval_pass_loader,
                                                     update_air_statistics)
-from rollingq_mm.keys import ATTN_NORM_SCALAR, ATTN_SCALAR, SCALAR_PREFIX
+from rollingq_mm.keys import (AIR_NORM_SCALAR, ATTN_NORM_SCALAR, ATTN_SCALAR,
+                              SCALAR_PREFIX)
 from rollingq_mm.models.heads import RollingQFusionHead
 from rollingq_mm.models.rollingq import (DegenerateAnchorError, anchor_target,
                                          anchor_weights,
                                          attention_imbalance_rate,
                                          plane_rotation, rotation_angle,
-                                         svd_rotation)
+                                         svd_rotation, token_normalised_air)
 
-ROTATIONS = dict(plane=plane_rotation, svd=svd_rotation)
+ROTATIONS = ('plane', 'svd')
 #: Where the epoch statistics come from (see :class:`AIRHook`).
 STATISTICS = ('online', 'eval_pass')
 #: When the eval pass runs (see :class:`AIRHook`).
 EVAL_PASS_EPOCHS = ('every', 'rotation')
+#: What ``air_threshold`` is compared with: the logged scalar of that name.
+TRIGGERS = ('air', AIR_NORM_SCALAR)
 
 
 @HOOKS.register_module()
@@ -51,7 +54,8 @@ class AIRHook(Hook):
     statistics are logged and decide; with ``'rotation'`` (the authors'
     release) it runs only after the epochs at which the schedule allows a
     rotation, its statistics decide and build the anchor (logged as
-    ``eval_pass_air``), and the online statistics are logged every epoch.
+    ``eval_pass_air`` and ``eval_pass_air_norm``), and the online
+    statistics are logged every epoch.
 
     At the end of the epoch this hook sums the statistics over all ranks and
     computes
@@ -61,7 +65,9 @@ class AIRHook(Hook):
     shares. It rotates the query when all of these hold:
 
     * ``enable_rotation``;
-    * |AIR| >= β (``air_threshold``);
+    * |AIR| >= β (``air_threshold``), or with ``trigger='air_norm'`` the
+      per-token AIR |n_0 - n_1| >= β (n_m: the token-count-normalised
+      shares, :func:`~rollingq_mm.models.rollingq.token_normalised_air`);
     * fewer than ``max_rotations`` rotations were done (the count is saved
       in checkpoints, so it survives ``resume``);
     * the epoch (1-based) is ``begin_epoch``, ``begin_epoch + interval``, ...;
@@ -70,7 +76,10 @@ class AIRHook(Hook):
 
     The target is t = |q| u/|u| with u = Σ_m α_m E_m/|E_m| (E_m: the epoch
     mean of the per-sample mean keys); the head composes R_new (q -> t) on
-    the left of its rotation. R_new is computed in float64 and broadcast
+    the left of its rotation; with ``rotation_fraction`` f < 1, R_new turns
+    q only by f times the angle to t, in the plane of q and t, so repeated
+    rotations (``max_rotations`` > 1) approach the target step by step.
+    R_new is computed in float64 and broadcast
     from rank 0, so every rank applies the same matrix; whether to rotate
     is decided on rank 0 too and broadcast with it. Degenerate
     statistics (no sample, zero query, zero mean key, cancelling anchor)
@@ -83,7 +92,8 @@ class AIRHook(Hook):
     schedule") says when to use it.
 
     Every epoch it logs, under ``rollingq/<key>`` in the message hub and in
-    the visualizer (step = epoch), ``air``, ``cos_<m>``, ``alpha_<m>``,
+    the visualizer (step = epoch), ``air``, ``air_norm`` (the per-token
+    AIR), ``cos_<m>``, ``alpha_<m>``,
     ``attn_<m>``, ``norm_attn_<m>`` (the token-count-normalised share,
     :func:`~rollingq_mm.models.rollingq.token_normalised_share`),
     ``probe_acc_<m>``, ``rotation_angle`` (degrees, 0 without rotation) and
@@ -123,6 +133,14 @@ class AIRHook(Hook):
         min_probe_accuracy_margin (float, optional): Hold rotations until
             the probe top-1 accuracy of every modality exceeds 1/K + this
             margin, in [0, 1). Defaults to None: probes are not consulted.
+        rotation_fraction (float): f in (0, 1], the part of the angle
+            between q and the anchor target that a rotation turns (the
+            fractional plane rotation; 'svd' accepts only 1.0). Defaults to
+            1.0: all the way, as in the paper.
+        trigger (str): What is compared with ``air_threshold``: 'air' (the
+            paper's AIR of the query-key cosines) or 'air_norm' (the
+            per-token AIR of the token-count-normalised attention shares,
+            in [-1, 1] for two modalities). Defaults to 'air'.
     """
 
     priority = 'ABOVE_NORMAL'
@@ -140,7 +158,9 @@ class AIRHook(Hook):
                  eval_pass_seed: int = 0,
                  eval_pass_dataset: Optional[dict] = None,
                  eval_pass_epochs: str = 'every',
-                 min_probe_accuracy_margin: Optional[float] = None) -> None:
+                 min_probe_accuracy_margin: Optional[float] = None,
+                 rotation_fraction: float = 1.0,
+                 trigger: str = 'air') -> None:
         if air_threshold < 0:
             raise ValueError(
                 f'AIRHook: air_threshold must be >= 0, got {air_threshold}.')
@@ -188,6 +208,21 @@ class AIRHook(Hook):
             raise ValueError(
                 'AIRHook: min_probe_accuracy_margin must be None or a number '
                 f'in [0, 1), got {min_probe_accuracy_margin!r}.')
+        if isinstance(rotation_fraction, bool) or not isinstance(
+                rotation_fraction, (int, float)) or \
+                not 0.0 < rotation_fraction <= 1.0:
+            raise ValueError('AIRHook: rotation_fraction must be a number in '
+                             f'(0, 1], got {rotation_fraction!r}.')
+        if rotation_method == 'svd' and rotation_fraction != 1.0:
+            raise ValueError(
+                "AIRHook: rotation_method='svd' turns the directions off the "
+                'plane of q and t as its SVD routine chooses, so a fraction '
+                'of it has no defined path; it needs rotation_fraction=1.0, '
+                f'got rotation_fraction={rotation_fraction!r} with '
+                f'rotation_method={rotation_method!r}.')
+        if trigger not in TRIGGERS:
+            raise ValueError(f'AIRHook: trigger must be one of '
+                             f'{list(TRIGGERS)}, got {trigger!r}.')
         self.air_threshold = air_threshold
         self.rho = rho
         self.max_rotations = max_rotations
@@ -201,6 +236,8 @@ class AIRHook(Hook):
         self.eval_pass_dataset = eval_pass_dataset
         self.eval_pass_epochs = eval_pass_epochs
         self.min_probe_accuracy_margin = min_probe_accuracy_margin
+        self.rotation_fraction = rotation_fraction
+        self.trigger = trigger
         self._head: Optional[RollingQFusionHead] = None
         self._eval_loader: Optional[DataLoader] = None
 
@@ -270,10 +307,19 @@ class AIRHook(Hook):
                 and epoch >= self.begin_epoch
                 and (epoch - self.begin_epoch) % self.interval == 0)
 
-    def _rotation_due(self, epoch: int, air: float) -> bool:
+    def imbalance(self, summary: Dict[str, torch.Tensor]) -> float:
+        """The value of ``trigger`` in ``summary`` (epoch statistics from
+        :meth:`AIRStatistics.summary`): the AIR of its ``cosines`` or the
+        per-token AIR of its ``attn_share_norm``."""
+        if self.trigger == AIR_NORM_SCALAR:
+            return float(token_normalised_air(summary['attn_share_norm']))
+        return float(attention_imbalance_rate(summary['cosines']))
+
+    def _rotation_due(self, epoch: int,
+                      summary: Dict[str, torch.Tensor]) -> bool:
         """Whether the rule asks for a rotation at the end of ``epoch``."""
         return (self._rotation_scheduled(epoch)
-                and abs(air) >= self.air_threshold)
+                and abs(self.imbalance(summary)) >= self.air_threshold)
 
     def _probes_above_chance(self, runner, epoch: int,
                              summary: Dict[str, torch.Tensor]) -> bool:
@@ -298,7 +344,7 @@ class AIRHook(Hook):
             f'{self.min_probe_accuracy_margin} = {needed:.4f}.')
         return False
 
-    def _rotation_on_rank0(self, runner, epoch: int, air: float,
+    def _rotation_on_rank0(self, runner, epoch: int,
                            summary: Dict[str, torch.Tensor],
                            weights: torch.Tensor) -> Optional[torch.Tensor]:
         """Rank 0's decision and R_new (float64), or None for no rotation.
@@ -310,13 +356,17 @@ class AIRHook(Hook):
         they never join.
         """
         rotation = None
-        if dist.get_rank() == 0 and self._rotation_due(epoch, air) and \
+        if dist.get_rank() == 0 and self._rotation_due(epoch, summary) and \
                 self._probes_above_chance(runner, epoch, summary):
             query = self._head.current_query().detach().to(torch.float64)
             try:
                 target = anchor_target(query, summary['mean_keys'].to(query),
                                        weights.to(query))
-                rotation = ROTATIONS[self.rotation_method](query, target)
+                if self.rotation_method == 'plane':
+                    rotation = plane_rotation(
+                        query, target, fraction=self.rotation_fraction)
+                else:
+                    rotation = svd_rotation(query, target)
             except DegenerateAnchorError as error:
                 runner.logger.warning(
                     f'AIRHook epoch {epoch}: rotation skipped: {error}')
@@ -334,17 +384,22 @@ class AIRHook(Hook):
         return rotation
 
     @torch.no_grad()
-    def _rotate(self, runner, epoch: int, air: float,
+    def _rotate(self, runner, epoch: int, imbalance: float,
                 rotation: torch.Tensor) -> float:
-        """Apply rank 0's rotation to the head's query; return the angle."""
+        """Apply rank 0's rotation to the head's query; return the angle
+        it turned the query by (degrees)."""
         head = self._head
         query = head.current_query().detach().to(torch.float64)
         head.apply_rotation(rotation)
         angle = rotation_angle(rotation.to(query), query)
+        trigger = 'AIR' if self.trigger == 'air' else 'per-token AIR'
+        fraction = '' if self.rotation_fraction == 1.0 else \
+            f', rotation_fraction {self.rotation_fraction}'
         runner.logger.info(
             f'AIRHook epoch {epoch}: rotated the fusion query by '
-            f'{angle:.3f} deg ({self.rotation_method}) at AIR {air:+.4f} '
-            f'(air_threshold {self.air_threshold}); rotation '
+            f'{angle:.3f} deg ({self.rotation_method}{fraction}) at '
+            f'{trigger} {imbalance:+.4f} (air_threshold '
+            f'{self.air_threshold}); rotation '
             f'{int(head.num_rotations)}/{self.max_rotations}.')
         return angle
 
@@ -381,8 +436,9 @@ class AIRHook(Hook):
         cosines = summary['cosines']
         air = float(attention_imbalance_rate(cosines))
         weights = anchor_weights(cosines, self.rho)
-        scalars = dict(air=air)
-        decision = (air, summary, weights)
+        scalars = {'air': air, AIR_NORM_SCALAR: float(
+            token_normalised_air(summary['attn_share_norm']))}
+        decision = (summary, weights)
         if eval_pass and self.eval_pass_epochs == 'rotation' and \
                 self._rotation_scheduled(epoch):
             pass_source = self._timed_eval_pass(runner)
@@ -393,13 +449,16 @@ class AIRHook(Hook):
                 pass_cosines = pass_summary['cosines']
                 scalars['eval_pass_air'] = float(
                     attention_imbalance_rate(pass_cosines))
-                decision = (scalars['eval_pass_air'], pass_summary,
+                scalars['eval_pass_' + AIR_NORM_SCALAR] = float(
+                    token_normalised_air(pass_summary['attn_share_norm']))
+                decision = (pass_summary,
                             anchor_weights(pass_cosines, self.rho))
         angle = 0.0
         if self.enable_rotation and decision is not None:
             rotation = self._rotation_on_rank0(runner, epoch, *decision)
             if rotation is not None:
-                angle = self._rotate(runner, epoch, decision[0], rotation)
+                angle = self._rotate(runner, epoch,
+                                     self.imbalance(decision[0]), rotation)
         for index, name in enumerate(head.modalities):
             scalars[f'cos_{name}'] = float(cosines[index])
             scalars[f'alpha_{name}'] = float(weights[index])
