@@ -41,6 +41,10 @@ mbt`` the imbalance methods the paper compares against
 (``audio_only``, ``visual_only``) and then starts every other method's towers
 from those runs' best validation checkpoints (the fusion head and probes
 start as usual): the setting of pretrained encoders, as in the paper.
+``--from-runs A/runs.json B/runs.json`` trains nothing and writes one
+table of the runs of several invocations (a run made twice is kept once and
+must have given the same results; no time rows, as the invocations' times
+are not comparable).
 ``--data-root`` runs it on another AV-Digits folder made by
 ``tools/data/avdigits/prepare_avdigits.py`` (e.g. clean images, no
 corrupted samples).
@@ -126,9 +130,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Command-line options (see the module docstring)."""
     parser = argparse.ArgumentParser(
         description='RollingQ vs vanilla vs concat fusion on AV-Digits')
-    parser.add_argument('--methods', nargs='+',
-                        default=list(DEFAULT_METHODS),
-                        choices=METHODS, help='methods to run')
+    parser.add_argument('--methods', nargs='+', default=None,
+                        choices=METHODS,
+                        help='methods to run (default: '
+                        f'{" ".join(DEFAULT_METHODS)}; with --from-runs: '
+                        'the methods to keep, default all)')
     parser.add_argument('--seeds', nargs='+', type=int,
                         default=[0, 1, 2, 3, 4], help='training seeds')
     parser.add_argument('--out-dir', default='work_dirs/benchmark_avdigits',
@@ -143,6 +149,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='config overrides for every method, passed to tools/train.py '
         'and applied to the test config')
     parser.add_argument(
+        '--from-runs', nargs='+', default=None, metavar='RUNS_JSON',
+        help='train nothing: one table of the runs of earlier invocations '
+        '(their runs.json), e.g. methods run in different sessions; no time '
+        'ratios (times of different invocations are not comparable)')
+    parser.add_argument(
         '--warm-start', action='store_true',
         help='per seed, first train each tower alone (audio_only, '
         'visual_only), then start every fusion method\'s towers from those '
@@ -153,6 +164,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'with other noise options): every split\'s ann_file and '
         'data_prefix point there (explicit --cfg-options win)')
     args = parser.parse_args(argv)
+    if args.methods is None and not args.from_runs:
+        args.methods = list(DEFAULT_METHODS)
     if args.data_root is not None:
         args.cfg_options = {**data_root_options(args.data_root),
                             **args.cfg_options}
@@ -432,11 +445,14 @@ COLUMNS = (
 )
 
 
-def summarise(records: Sequence[RunRecord]) -> Dict[str, dict]:
+def summarise(records: Sequence[RunRecord],
+              ratios: bool = True) -> Dict[str, dict]:
     """Mean ± std per method of every column; the time ratios.
 
     Args:
         records (Sequence[RunRecord]): All runs.
+        ratios (bool): Add the time ratios to vanilla (only meaningful for
+            runs made side by side, in one invocation).
 
     Returns:
         dict: ``{method: {column: {mean, std, n}}}`` for the columns that
@@ -450,7 +466,7 @@ def summarise(records: Sequence[RunRecord]) -> Dict[str, dict]:
                  for r in records if r.method == method]
         for method in METHODS if any(r.method == method for r in records)
     })
-    if 'vanilla' in summary:
+    if ratios and 'vanilla' in summary:
         for method in ratio_methods(summary):
             for key in ('wall', 'cpu'):
                 summary[f'{key}_ratio_{method}_vs_vanilla'] = (
@@ -466,11 +482,16 @@ def ratio_methods(summary: Dict[str, dict]) -> List[str]:
             if m in summary and m != 'vanilla' and m not in towers]
 
 
-def format_table(summary: Dict[str, dict]) -> str:
+#: The time columns (left out of tables of several invocations).
+TIME_COLUMNS = ('wall_s', 'cpu_s')
+
+
+def format_table(summary: Dict[str, dict], times: bool = True) -> str:
     """A markdown table: one column per method, mean ± std per row.
 
     Args:
         summary (dict): The output of :func:`summarise`.
+        times (bool): Include the wall and CPU time rows.
 
     Returns:
         str: The table, and the time ratio lines when present.
@@ -480,9 +501,10 @@ def format_table(summary: Dict[str, dict]) -> str:
                                  for m in methods) +
              ' |', '|---' * (len(methods) + 1) + '|']
     for key, title, _ in COLUMNS:
-        if not any(key in summary[m] for m in methods):
+        if not any(key in summary[m] for m in methods) or (
+                key in TIME_COLUMNS and not times):
             continue
-        digits = 0 if key in ('wall_s', 'cpu_s') else (
+        digits = 0 if key in TIME_COLUMNS else (
             1 if key == 'rotations' else 3)
         cells = []
         for method in methods:
@@ -504,19 +526,21 @@ def format_table(summary: Dict[str, dict]) -> str:
 
 
 def write_results(records: Sequence[RunRecord], out_dir: str,
-                  command: str) -> str:
+                  command: str, ratios: bool = True) -> str:
     """Write runs.json, runs.csv, summary.json and results.md.
 
     Args:
         records (Sequence[RunRecord]): All runs so far.
         out_dir (str): The output folder.
         command (str): The command line, quoted in results.md.
+        ratios (bool): See :func:`summarise`; without them the table has
+            no time rows either (runs.json and summary.json keep the times).
 
     Returns:
         str: The markdown table.
     """
-    summary = summarise(records)
-    table = format_table(summary)
+    summary = summarise(records, ratios)
+    table = format_table(summary, times=ratios)
     with open(osp.join(out_dir, 'runs.json'), 'w') as handle:
         json.dump([asdict(r) for r in records], handle, indent=1)
     with open(osp.join(out_dir, 'summary.json'), 'w') as handle:
@@ -533,6 +557,56 @@ def write_results(records: Sequence[RunRecord], out_dir: str,
     return table
 
 
+def load_records(files: Sequence[str],
+                 methods: Optional[Sequence[str]] = None) -> List[RunRecord]:
+    """The run records of earlier invocations' ``runs.json`` files.
+
+    Args:
+        files (Sequence[str]): ``runs.json`` files.
+        methods (Sequence[str], optional): Keep only these methods.
+
+    A (method, seed) run in two invocations is kept once, from the first
+    file: training is deterministic per seed, so both runs must have the
+    same best epoch, validation metrics and the test metrics both measured
+    (their times differ); test metrics only the later run has (added to
+    the benchmark since) are added to the kept record.
+
+    Returns:
+        list[RunRecord]: In file order.
+
+    Raises:
+        ValueError: A (method, seed) found twice with different results,
+            naming both files.
+    """
+    records: Dict[Tuple[str, int], RunRecord] = {}
+    origin: Dict[Tuple[str, int], str] = {}
+    for path in files:
+        with open(path) as handle:
+            entries = json.load(handle)
+        for entry in entries:
+            record = RunRecord(**entry)
+            if methods is not None and record.method not in methods:
+                continue
+            key = (record.method, record.seed)
+            if key not in records:
+                records[key] = record
+                origin[key] = path
+                continue
+            first = records[key]
+            shared = set(first.test) & set(record.test)
+            if (first.best_epoch, first.val) != (
+                    record.best_epoch, record.val) or any(
+                        first.test[k] != record.test[k] for k in shared):
+                raise ValueError(
+                    f'{record.method} seed {record.seed} differs between '
+                    f'{origin[key]} (best epoch {first.best_epoch}, val '
+                    f'{first.val}) and {path} (best epoch '
+                    f'{record.best_epoch}, val {record.val}) or in its test '
+                    'metrics: the runs are not the same training')
+            first.test = {**record.test, **first.test}
+    return list(records.values())
+
+
 def main(argv: Optional[Sequence[str]] = None) -> List[RunRecord]:
     """Train and test every (seed, method); print and write the table."""
     args = parse_args(argv)
@@ -542,6 +616,12 @@ def main(argv: Optional[Sequence[str]] = None) -> List[RunRecord]:
                MKL_NUM_THREADS=str(args.threads))
     command = ' '.join(['python', 'benchmarks/avdigits_benchmark.py'] +
                        (sys.argv[1:] if argv is None else list(argv)))
+    if args.from_runs:
+        records = load_records(args.from_runs, args.methods)
+        table = write_results(records, out_dir, command, ratios=False)
+        print(f'AV-Digits, the runs of {", ".join(args.from_runs)} (results '
+              f'in {out_dir}):\n\n{table}', flush=True)
+        return records
     schedule = run_schedule(args.methods, args.seeds, args.warm_start)
     towers = set(TOWER_METHODS.values())
     tower_checkpoints: Dict[int, Dict[str, str]] = {}

@@ -331,6 +331,50 @@ def test_results_files(bench, tmp_path):
     assert summary['wall_ratio_rollingq_vs_vanilla'] == pytest.approx(1.01)
 
 
+def test_from_runs_merges_invocations_and_keeps_a_rerun_once(
+        bench, tmp_path, capsys):
+    first, second = tmp_path / 'first', tmp_path / 'second'
+    first.mkdir()
+    second.mkdir()
+    bench.write_results([record(bench, 'vanilla', 0, 0.7, 100.0, air=0.6),
+                         record(bench, 'rollingq', 0, 0.75, 101.0, air=0.1)],
+                        str(first), 'python bench')
+    rerun = record(bench, 'vanilla', 0, 0.7, 300.0, air=0.6)
+    rerun.test['attn/visual_norm_mean'] = 0.4  # a metric added since
+    bench.write_results([rerun, record(bench, 'mbt', 0, 0.8, 250.0),
+                         record(bench, 'mbt', 1, 0.9, 260.0)],
+                        str(second), 'python bench')
+    out = tmp_path / 'merged'
+    records = bench.main(['--from-runs', str(first / 'runs.json'),
+                          str(second / 'runs.json'), '--out-dir', str(out)])
+    assert [(r.method, r.seed) for r in records] == [
+        ('vanilla', 0), ('rollingq', 0), ('mbt', 0), ('mbt', 1)]
+    assert records[0].wall_s == 100.0
+    assert records[0].test['attn/visual_norm_mean'] == 0.4
+    table = (out / 'results.md').read_text()
+    assert '| vanilla (n=1) | rollingq (n=1) | mbt (n=2) |' in table
+    # Times of different invocations are not compared.
+    assert 'wall s / run' not in table and 'time / vanilla' not in table
+    assert 'wall_ratio_mbt_vs_vanilla' not in json.loads(
+        (out / 'summary.json').read_text())
+    assert '| test fused top-1 |' in capsys.readouterr().out
+    only = bench.main(['--from-runs', str(second / 'runs.json'), '--methods',
+                       'mbt', '--out-dir', str(tmp_path / 'only')])
+    assert {r.method for r in only} == {'mbt'}
+
+
+def test_from_runs_refuses_two_different_runs_of_a_seed(bench, tmp_path):
+    for name, fused in (('a', 0.7), ('b', 0.72)):
+        (tmp_path / name).mkdir()
+        bench.write_results([record(bench, 'vanilla', 3, fused, 100.0)],
+                            str(tmp_path / name), 'python bench')
+    with pytest.raises(ValueError, match=r'vanilla seed 3 differs between '
+                       r'.*a/runs.json .* and .*b/runs.json'):
+        bench.main(['--from-runs', str(tmp_path / 'a' / 'runs.json'),
+                    str(tmp_path / 'b' / 'runs.json'), '--out-dir',
+                    str(tmp_path / 'merged')])
+
+
 @pytest.mark.slow
 def test_one_tiny_real_run(bench, tmp_path, capsys):
     """rollingq for 1 epoch on 40 train / 20 val / 20 test clips."""
