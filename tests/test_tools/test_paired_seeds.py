@@ -98,3 +98,16 @@ def test_table_rows_and_unknown_methods(paired, tmp_path, capsys):
     assert table in capsys.readouterr().out
     with pytest.raises(ValueError, match=r"no runs of \['pmr'\]"):
         paired.main([path, '--methods', 'pmr', 'vanilla'])
+
+
+def test_named_pairs_only(paired, tmp_path):
+    path = write_runs(tmp_path / 'r.json', {
+        ('vanilla', 0): 0.70, ('concat', 0): 0.80, ('pmr', 0): 0.78,
+        ('mbt', 0): 0.75})
+    (table, ) = paired.main([path, '--pair', 'pmr', 'concat', '--pair',
+                             'mbt', 'vanilla', '--metric',
+                             'test.acc/fused_top1'])
+    rows = [line.split(' | ')[0] for line in table.splitlines()[2:]]
+    assert rows == ['| pmr − concat', '| mbt − vanilla']
+    with pytest.raises(ValueError, match=r"no runs of \['ogm_ge'\]"):
+        paired.main([path, '--pair', 'ogm_ge', 'concat'])

@@ -20,6 +20,8 @@ Example (the AV-Digits comparison of docs/results_avdigits.md)::
         docs/results/avdigits_benchmark/runs.json \\
         docs/results/avdigits_baselines/runs.json \\
         --baseline vanilla --metric test.acc/fused_top1
+
+``--pair A B`` (repeatable) compares only the pairs named.
 """
 import argparse
 import itertools
@@ -193,6 +195,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--baseline', action='append', default=None,
                         help='compare every other method with this one '
                         '(repeatable); default: every pair')
+    parser.add_argument('--pair', nargs=2, action='append', default=None,
+                        metavar=('A', 'B'),
+                        help='compare A with B (repeatable; instead of '
+                        '--baseline / --methods)')
     parser.add_argument('--methods', nargs='+', default=None,
                         help='the methods to compare (default: all)')
     parser.add_argument('--metric', action='append', default=None,
@@ -212,12 +218,15 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
         values = read_runs(args.runs, metric)
         present = list(dict.fromkeys(m for m, _ in values))
         methods = args.methods or present
-        unknown = [m for m in methods + (args.baseline or [])
+        named = [m for pair in args.pair or [] for m in pair]
+        unknown = [m for m in methods + (args.baseline or []) + named
                    if m not in present]
         if unknown:
             raise ValueError(f'{metric}: no runs of {unknown} in {args.runs}'
                              f' (methods there: {present})')
-        if args.baseline:
+        if args.pair:
+            pairs = [tuple(pair) for pair in args.pair]
+        elif args.baseline:
             pairs = [(m, b) for b in args.baseline for m in methods
                      if m != b]
         else:
