@@ -54,7 +54,8 @@ def test_main_job_trains_rotates_validates_and_tests(tmp_path):
     assert re.search(r'Epoch\(train\)\s+\[1\]\[\d+/5\].*eta: ', log)
     for epoch in (1, 2):
         assert re.search(rf'AIRHook epoch {epoch} \(80 samples, training '
-                         r'forwards\): air [-+]?\d\.\d+, cos_audio', log)
+                         r'forwards\): air [-+]?\d\.\d+, air_norm '
+                         r'[-+]?\d\.\d+, cos_audio', log)
     assert len(re.findall('rotated the fusion query', log)) == 2
     assert 'num_rotations 2' in log
     # Fused and per-modality validation accuracy, attention shares.
@@ -105,6 +106,7 @@ def test_main_job_with_the_eval_pass_statistics(tmp_path):
         'custom_hooks.0.eval_pass_samples=40', *subset_options('train', 'val')
     ])
     assert re.search(r'AIRHook epoch 1 \(40 samples, eval pass, \d+\.\d s on '
-                     r'rank 0\): air [-+]?\d\.\d+, cos_audio', log)
+                     r'rank 0\): air [-+]?\d\.\d+, air_norm [-+]?\d\.\d+, '
+                     r'cos_audio', log)
     assert 'rotated the fusion query' in log
     assert 'num_rotations 1' in log
