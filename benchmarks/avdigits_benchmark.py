@@ -44,7 +44,9 @@ start as usual): the setting of pretrained encoders, as in the paper.
 ``--from-runs A/runs.json B/runs.json`` trains nothing and writes one
 table of the runs of several invocations (a run made twice is kept once and
 must have given the same results; no time rows, as the invocations' times
-are not comparable).
+are not comparable). A file given as ``LABEL=PATH`` names its methods
+``LABEL/method``: runs of one method with other ``--cfg-options`` (e.g. an
+``AIRHook`` option) get a column of their own beside the unlabelled runs.
 ``--data-root`` runs it on another AV-Digits folder made by
 ``tools/data/avdigits/prepare_avdigits.py`` (e.g. clean images, no
 corrupted samples).
@@ -64,6 +66,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 from mmengine.config import Config, DictAction
 from mmengine.fileio import load
 
@@ -92,6 +95,10 @@ BEST_CKPT = re.compile(r'best_acc_fused_top1_epoch_(\d+)\.pth$')
 #: ``corrupted`` values of the AV-Digits metadata and their names.
 QUALITY_GROUPS = dict(none='clean', audio='audio corrupted',
                       visual='image corrupted')
+#: Per modality, the key of the correlation between the visual attention
+#: share and that modality's quality (see :func:`quality_metrics`).
+QUALITY_CORRELATIONS = dict(visual='quality/r_attn_visual_image',
+                            audio='quality/r_attn_visual_audio')
 
 
 @dataclass
@@ -99,7 +106,8 @@ class RunRecord:
     """What one training + test run measured.
 
     Attributes:
-        method (str): One of :data:`METHODS`.
+        method (str): One of :data:`METHODS`, or ``LABEL/method`` for the
+            runs of a labelled ``--from-runs`` file.
         seed (int): The training seed.
         wall_s (float): Wall time of ``tools/train.py`` in seconds.
         cpu_s (float): CPU time (user + system) of ``tools/train.py`` and its
@@ -151,8 +159,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--from-runs', nargs='+', default=None, metavar='RUNS_JSON',
         help='train nothing: one table of the runs of earlier invocations '
-        '(their runs.json), e.g. methods run in different sessions; no time '
-        'ratios (times of different invocations are not comparable)')
+        '(their runs.json, as PATH or LABEL=PATH; a label makes its '
+        'methods LABEL/method), e.g. methods run in different sessions or '
+        'with other --cfg-options; no time ratios (times of different '
+        'invocations are not comparable)')
     parser.add_argument(
         '--warm-start', action='store_true',
         help='per seed, first train each tower alone (audio_only, '
@@ -316,7 +326,13 @@ def quality_metrics(predictions: str, meta_csv: str) -> Dict[str, float]:
 
     Returns:
         dict: ``quality/<group>/fused_top1`` and, for attention heads,
-        ``quality/<group>/attn_visual`` for each group present.
+        ``quality/<group>/attn_visual`` for each group present, and
+        Pearson's r between a sample's visual share and the quality of
+        each modality (1 where that modality is not corrupted, else 0):
+        ``quality/r_attn_visual_image`` (> 0: less attention on corrupted
+        images) and ``quality/r_attn_visual_audio`` (< 0: more attention on
+        the image when the audio is corrupted); left out where the
+        split has no corrupted sample of that modality.
     """
     with open(meta_csv, newline='') as handle:
         meta = {row['clip_id']: (row['corrupted'], int(row['digit']))
@@ -343,6 +359,12 @@ def quality_metrics(predictions: str, meta_csv: str) -> Dict[str, float]:
                for g, v in correct.items()}
     metrics.update({f'quality/{g}/attn_visual': statistics.fmean(v)
                     for g, v in shares.items()})
+    share = np.array([s for v in shares.values() for s in v])
+    groups = np.array([g for g, v in shares.items() for _ in v])
+    for modality, column in QUALITY_CORRELATIONS.items():
+        clean = (groups != modality).astype(float)
+        if share.size and clean.std() > 0 and share.std() > 0:
+            metrics[column] = float(np.corrcoef(share, clean)[0, 1])
     return metrics
 
 
@@ -434,6 +456,10 @@ COLUMNS = (
     *((f'test_attn_visual_{group}', f'test attn visual, {name}',
        lambda r, g=group: r.test.get(f'quality/{g}/attn_visual'))
       for group, name in QUALITY_GROUPS.items()),
+    ('test_r_image', 'test r(attn visual, image quality)',
+     lambda r: r.test.get(QUALITY_CORRELATIONS['visual'])),
+    ('test_r_audio', 'test r(attn visual, audio quality)',
+     lambda r: r.test.get(QUALITY_CORRELATIONS['audio'])),
     ('test_drop_audio', 'test drop w/o audio',
      lambda r: r.test.get('contrib/audio_drop')),
     ('test_drop_visual', 'test drop w/o visual',
@@ -464,7 +490,7 @@ def summarise(records: Sequence[RunRecord],
     summary: Dict[str, dict] = runs_table({
         method: [{key: getter(r) for key, _, getter in COLUMNS}
                  for r in records if r.method == method]
-        for method in METHODS if any(r.method == method for r in records)
+        for method in column_order(records)
     })
     if ratios and 'vanilla' in summary:
         for method in ratio_methods(summary):
@@ -473,6 +499,14 @@ def summarise(records: Sequence[RunRecord],
                     summary[method][f'{key}_s']['mean'] /
                     summary['vanilla'][f'{key}_s']['mean'])
     return summary
+
+
+def column_order(records: Sequence[RunRecord]) -> List[str]:
+    """The methods of ``records`` in :data:`METHODS` order, each followed
+    by its labelled variants (``LABEL/method``) in order of appearance."""
+    present = list(dict.fromkeys(r.method for r in records))
+    return [name for method in METHODS for name in present
+            if name.rpartition('/')[2] == method]
 
 
 def ratio_methods(summary: Dict[str, dict]) -> List[str]:
@@ -496,7 +530,7 @@ def format_table(summary: Dict[str, dict], times: bool = True) -> str:
     Returns:
         str: The table, and the time ratio lines when present.
     """
-    methods = [m for m in METHODS if m in summary]
+    methods = [m for m in summary if isinstance(summary[m], dict)]
     lines = ['| | ' + ' | '.join(f'{m} (n={num_runs(summary[m])})'
                                  for m in methods) +
              ' |', '|---' * (len(methods) + 1) + '|']
@@ -562,8 +596,10 @@ def load_records(files: Sequence[str],
     """The run records of earlier invocations' ``runs.json`` files.
 
     Args:
-        files (Sequence[str]): ``runs.json`` files.
-        methods (Sequence[str], optional): Keep only these methods.
+        files (Sequence[str]): ``runs.json`` files, each as ``PATH`` or
+            ``LABEL=PATH`` (its records' methods become ``LABEL/method``).
+        methods (Sequence[str], optional): Keep only these methods (as
+            the files name them, before labelling).
 
     A (method, seed) run in two invocations is kept once, from the first
     file: training is deterministic per seed, so both runs must have the
@@ -580,13 +616,16 @@ def load_records(files: Sequence[str],
     """
     records: Dict[Tuple[str, int], RunRecord] = {}
     origin: Dict[Tuple[str, int], str] = {}
-    for path in files:
+    for spec in files:
+        label, _, path = spec.rpartition('=')
         with open(path) as handle:
             entries = json.load(handle)
         for entry in entries:
             record = RunRecord(**entry)
             if methods is not None and record.method not in methods:
                 continue
+            if label:
+                record.method = f'{label}/{record.method}'
             key = (record.method, record.seed)
             if key not in records:
                 records[key] = record

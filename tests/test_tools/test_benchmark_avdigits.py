@@ -4,6 +4,7 @@ import importlib.util
 import json
 import math
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -291,10 +292,29 @@ def test_quality_groups_of_the_predictions(bench, tmp_path):
           prediction('2_theo_1', 2, 2, 0.1)], str(tmp_path / 'p.pkl'))
     metrics = bench.quality_metrics(str(tmp_path / 'p.pkl'),
                                     str(tmp_path / 'meta.csv'))
+    # Pearson's r of the visual share with each modality's quality (1:
+    # not corrupted), computed independently by the standard library.
+    shares = [0.3, 0.2, 0.6, 0.5, 0.1]  # none, none, audio, audio, visual
+    image_ok, audio_ok = [1, 1, 1, 1, 0], [1, 1, 0, 0, 1]
     assert metrics == pytest.approx({
         'quality/none/fused_top1': 0.5, 'quality/audio/fused_top1': 0.5,
         'quality/visual/fused_top1': 1.0, 'quality/none/attn_visual': 0.25,
-        'quality/audio/attn_visual': 0.55, 'quality/visual/attn_visual': 0.1})
+        'quality/audio/attn_visual': 0.55, 'quality/visual/attn_visual': 0.1,
+        'quality/r_attn_visual_image': statistics.correlation(
+            shares, image_ok),
+        'quality/r_attn_visual_audio': statistics.correlation(
+            shares, audio_ok)})
+    # More attention on the image where it is clean, and where the audio
+    # is corrupted: r > 0 for the image, r < 0 for the audio.
+    assert metrics['quality/r_attn_visual_image'] > 0
+    assert metrics['quality/r_attn_visual_audio'] < 0
+    # Without corrupted samples of a modality there is no correlation.
+    dump([prediction('1_theo_0', 1, 1, 0.3),
+          prediction('2_theo_1', 2, 2, 0.1)], str(tmp_path / 'v.pkl'))
+    only_visual = bench.quality_metrics(str(tmp_path / 'v.pkl'),
+                                        str(tmp_path / 'meta.csv'))
+    assert only_visual['quality/r_attn_visual_image'] == pytest.approx(1.0)
+    assert 'quality/r_attn_visual_audio' not in only_visual
 
     # A head without attention: accuracy only.
     dump([prediction('1_theo_0', 1, 1)], str(tmp_path / 'c.pkl'))
@@ -361,6 +381,30 @@ def test_from_runs_merges_invocations_and_keeps_a_rerun_once(
     only = bench.main(['--from-runs', str(second / 'runs.json'), '--methods',
                        'mbt', '--out-dir', str(tmp_path / 'only')])
     assert {r.method for r in only} == {'mbt'}
+
+
+def test_from_runs_labels_give_variants_their_own_column(bench, tmp_path):
+    paper, option = tmp_path / 'paper', tmp_path / 'option'
+    paper.mkdir()
+    option.mkdir()
+    bench.write_results([record(bench, 'vanilla', 0, 0.7, 100.0, air=0.6),
+                         record(bench, 'rollingq', 0, 0.75, 101.0, air=0.1),
+                         record(bench, 'concat', 0, 0.8, 99.0)],
+                        str(paper), 'python bench')
+    # The same method and seed with another AIRHook option: not a rerun.
+    bench.write_results([record(bench, 'rollingq', 0, 0.78, 102.0, air=0.2)],
+                        str(option), 'python bench --cfg-options ...')
+    records = bench.main([
+        '--from-runs', str(paper / 'runs.json'),
+        f'f0.5={option / "runs.json"}', '--methods', 'vanilla', 'rollingq',
+        '--out-dir', str(tmp_path / 'merged')])
+    assert [(r.method, r.seed) for r in records] == [
+        ('vanilla', 0), ('rollingq', 0), ('f0.5/rollingq', 0)]
+    table = (tmp_path / 'merged' / 'results.md').read_text()
+    assert ('| vanilla (n=1) | rollingq (n=1) | f0.5/rollingq (n=1) |'
+            in table)
+    assert '| test fused top-1 | 0.700 ± 0.000 | 0.750 ± 0.000 | ' \
+        '0.780 ± 0.000 |' in table
 
 
 def test_from_runs_refuses_two_different_runs_of_a_seed(bench, tmp_path):
