@@ -10,5 +10,5 @@ from .heads import ConcatFusionHead, UnimodalHead  # noqa: F401
 from .heads import MBTFusionHead  # noqa: F401
 from .rollingq import (DegenerateAnchorError, anchor_target,  # noqa: F401
                        anchor_weights, attention_imbalance_rate,
-                       modality_cosines, plane_rotation, rotation_angle,
-                       svd_rotation)
+                       modality_cosines, plane_rotation,
+                       projection_target, rotation_angle, svd_rotation)

@@ -18,7 +18,9 @@ Notation of the paper and the words used here:
   audio); max_m c_m - min_m c_m (>= 0) for more modalities.
 * α_m = softmax_m(-2 ρ c_m): :func:`anchor_weights` with ``rho`` = ρ.
 * Anchor u = Σ_m α_m E_m / |E_m|, target t = |q| u / |u|:
-  :func:`anchor_target`.
+  :func:`anchor_target`; or the nearest balanced query
+  t = |q| p / |p|, p = q minus its part along the differences of the
+  E_m / |E_m|: :func:`projection_target`.
 * a_m: attention share of the fusion query on modality m's L_m tokens;
   n_m = (a_m / L_m) / Σ_j (a_j / L_j): :func:`token_normalised_share`;
   per-token AIR = n_0 - n_1 (max - min for more):
@@ -410,3 +412,64 @@ def anchor_target(query: Tensor, modality_means: Tensor,
         raise DegenerateAnchorError('the weighted anchor directions cancel '
                                     f'(|u| = {anchor_norm:.3g}).')
     return (anchor * (query_norm / anchor_norm)).to(query.dtype)
+
+
+def projection_target(query: Tensor, modality_means: Tensor) -> Tensor:
+    """The nearest query of the same norm that every modality's mean key
+    direction sees alike: t = |q| p/|p| with p = q - P_S q.
+
+    S is the span of the differences ê_m - ê_{M-1} of the unit mean keys
+    ê_m = E_m/|E_m| (for two modalities, w = ê_0 - ê_1 and
+    p = q - (q·w) w/|w|²), so t·ê_m is the same for all m. Of all vectors
+    of norm |q| with that property, t makes the smallest angle with q: the
+    rotation q -> t removes the imbalance along S and keeps every other
+    component of q, whereas :func:`anchor_target` replaces q by a
+    combination of the ê_m and keeps nothing else of it.
+
+    Args:
+        query (Tensor): The current fusion query q, shape (C,).
+        modality_means (Tensor): E_m, dataset means of the mean keys, shape
+            (M, C), M >= 2.
+
+    Returns:
+        Tensor: t, shape (C,), same norm as ``query``, in the dtype of
+        ``query``; q itself when the ê_m coincide (nothing to balance).
+
+    Raises:
+        DegenerateAnchorError: |q| ~ 0, some |E_m| ~ 0, or q lies in S
+            (p ~ 0): no balanced direction near q exists and the caller
+            should skip the rotation.
+    """
+    _check_vector('query', query)
+    if modality_means.dim() != 2 or modality_means.shape[0] < 2 or \
+            modality_means.shape[1] != query.shape[0]:
+        raise ValueError(
+            'projection_target expects query (C,) and modality_means (M, C) '
+            f'with M >= 2, got {tuple(query.shape)} and '
+            f'{tuple(modality_means.shape)}.')
+    _check_finite('modality_means', modality_means)
+    q = query.detach().to(torch.float64)
+    query_norm = float(q.norm())
+    if query_norm <= NORM_EPS:
+        raise DegenerateAnchorError(
+            f'the fusion query has norm {query_norm:.3g}: no direction to '
+            'rotate.')
+    means = modality_means.detach().to(torch.float64)
+    mean_norms = means.norm(dim=1, keepdim=True)
+    if (mean_norms <= NORM_EPS).any():
+        raise DegenerateAnchorError(
+            'a modality has a zero mean key (norms '
+            f'{mean_norms.flatten().tolist()}): its direction is undefined.')
+    units = means / mean_norms
+    differences = units[:-1] - units[-1:]
+    # Orthonormal basis of S from the differences' SVD (rank-aware).
+    _, singular, basis = torch.linalg.svd(differences, full_matrices=False)
+    basis = basis[singular > PARALLEL_EPS * max(1.0, float(singular.max()))]
+    projected = q - basis.T @ (basis @ q)
+    projected_norm = float(projected.norm())
+    if projected_norm <= NORM_EPS * max(1.0, query_norm):
+        raise DegenerateAnchorError(
+            'the fusion query lies in the span of the differences of the '
+            'modalities\' mean key directions: removing them leaves nothing '
+            f'(|p| = {projected_norm:.3g}).')
+    return (projected * (query_norm / projected_norm)).to(query.dtype)

@@ -488,6 +488,34 @@ def test_half_rotation_fraction_turns_the_query_half_the_default_angle(
             'rotation_fraction 0.5) at AIR') in log_file
 
 
+def test_projection_target_balances_the_query_by_the_smallest_turn(
+        tmp_path):
+    """The rotated query sees the epoch's mean key directions alike, and
+    turns less than the rotation to the bisector anchor (ρ = 0), which is
+    balanced too: the projection is the nearest balanced query."""
+    runners = {}
+    for target in ('anchor', 'projection'):
+        runners[target] = build_runner(
+            tmp_path / target, max_epochs=1, rho=0.0,
+            rotation_target=target,
+            extra_hooks=[dict(type=CaptureStatistics)])
+        runners[target].train()
+    anchor_angle, = logged(runners['anchor'], 'rotation_angle')
+    projection_angle, = logged(runners['projection'], 'rotation_angle')
+    assert 1.0 < projection_angle < anchor_angle
+    saved = torch.load(tmp_path / 'projection' / 'rank0_epoch1.pt')
+    means = saved['summary']['mean_keys']
+    units = means / means.norm(dim=1, keepdim=True)
+    head = runners['projection'].model.fusion_head
+    query = head.current_query().detach().double()
+    seen = units @ (query / query.norm())
+    assert float(seen[0]) == pytest.approx(float(seen[1]), abs=1e-6)
+    log_file = next(Path(runners['projection'].log_dir).glob(
+        '*.log')).read_text()
+    assert (f'rotated the fusion query by {projection_angle:.3f} deg '
+            '(plane, rotation_target projection) at AIR') in log_file
+
+
 def test_bad_rotation_fraction_and_trigger_name_the_key():
     for fraction in (0, -0.5, 1.5, True, '0.5', float('nan')):
         with pytest.raises(ValueError, match='rotation_fraction'):
@@ -499,6 +527,9 @@ def test_bad_rotation_fraction_and_trigger_name_the_key():
     for trigger in ('cos', 'AIR', None):
         with pytest.raises(ValueError, match='trigger'):
             AIRHook(trigger=trigger)
+    for target in ('bisector', None):
+        with pytest.raises(ValueError, match='rotation_target'):
+            AIRHook(rotation_target=target)
 
 
 def crafted_summary(cosines, normalised_shares) -> dict:

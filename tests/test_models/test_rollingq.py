@@ -9,7 +9,8 @@ from rollingq_mm.models import (DegenerateAnchorError, anchor_target,
                                 anchor_weights, attention_imbalance_rate,
                                 modality_cosines, plane_rotation,
                                 rotation_angle, svd_rotation)
-from rollingq_mm.models.rollingq import (token_normalised_air,
+from rollingq_mm.models.rollingq import (projection_target,
+                                         token_normalised_air,
                                          token_normalised_share)
 
 ROTATIONS = [plane_rotation, svd_rotation]
@@ -346,3 +347,87 @@ def test_token_normalised_air_rejects_bad_input():
         token_normalised_air(torch.tensor([1.0]))
     with pytest.raises(ValueError, match='NaN'):
         token_normalised_air(torch.tensor([float('nan'), 0.5]))
+
+
+def unit(vector: torch.Tensor) -> torch.Tensor:
+    return vector / vector.norm()
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_projection_target_of_two_modalities_removes_the_difference(seed):
+    """t = |q| p/|p| with p = q - (q·w) w/|w|², w = ê_0 - ê_1, by hand."""
+    generator = torch.Generator().manual_seed(seed)
+    query, audio, visual = torch.randn(3, 16, generator=generator,
+                                       dtype=torch.float64)
+    target = projection_target(query, torch.stack([2.0 * audio, visual]))
+    w = unit(audio) - unit(visual)
+    p = query - (query @ w) * w / (w @ w)
+    assert torch.allclose(target, query.norm() * unit(p), atol=1e-12)
+    assert target.norm() == pytest.approx(float(query.norm()), rel=1e-12)
+    # Both mean key directions see the target alike: cosine AIR 0.
+    assert float(target @ unit(audio)) == pytest.approx(
+        float(target @ unit(visual)), abs=1e-12)
+
+
+def test_projection_target_is_the_nearest_balanced_query():
+    """No other vector of norm |q| that sees every ê_m alike is closer to q
+    (against 2,000 random balanced candidates, three modalities)."""
+    generator = torch.Generator().manual_seed(5)
+    query = torch.randn(12, generator=generator, dtype=torch.float64)
+    means = torch.randn(3, 12, generator=generator, dtype=torch.float64)
+    target = projection_target(query, means)
+    units = means / means.norm(dim=1, keepdim=True)
+    seen = units @ target
+    assert torch.allclose(seen, seen.mean().expand(3), atol=1e-12)
+    # Candidates: random vectors projected onto the balanced subspace.
+    differences = units[:-1] - units[-1:]
+    basis = torch.linalg.qr(differences.T)[0].T
+    candidates = torch.randn(2000, 12, generator=generator,
+                             dtype=torch.float64)
+    candidates = candidates - (candidates @ basis.T) @ basis
+    candidates = query.norm() * candidates / candidates.norm(
+        dim=1, keepdim=True)
+    best = float(F.cosine_similarity(candidates, query[None], dim=1).max())
+    assert float(F.cosine_similarity(target, query, dim=0)) > best
+
+
+def test_projection_target_keeps_the_query_outside_the_difference():
+    """Components of q orthogonal to ê_0 - ê_1 keep their ratios; unlike
+    anchor_target, which keeps nothing of q outside span{ê_m}."""
+    query = torch.tensor([0.9, 0.1, 0.3, -0.4], dtype=torch.float64)
+    means = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]],
+                         dtype=torch.float64)
+    target = projection_target(query, means)
+    # w ∝ (1, -1, 0, 0): the first two components meet at their mean 0.5.
+    expected = torch.tensor([0.5, 0.5, 0.3, -0.4], dtype=torch.float64)
+    assert torch.allclose(target, query.norm() * unit(expected), atol=1e-12)
+    anchor = anchor_target(query, means, torch.tensor([0.5, 0.5],
+                                                      dtype=torch.float64))
+    assert torch.allclose(anchor[2:], torch.zeros(2, dtype=torch.float64))
+
+
+def test_projection_target_of_coinciding_directions_is_the_query():
+    query = torch.tensor([0.3, -1.0, 2.0], dtype=torch.float32)
+    means = torch.tensor([[1.0, 2.0, 0.0], [3.0, 6.0, 0.0]])
+    target = projection_target(query, means)
+    assert target.dtype == torch.float32
+    assert torch.equal(target, query)
+
+
+def test_projection_target_rejects_degenerate_statistics():
+    means = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
+                         dtype=torch.float64)
+    with pytest.raises(DegenerateAnchorError, match='norm 0'):
+        projection_target(torch.zeros(3, dtype=torch.float64), means)
+    with pytest.raises(DegenerateAnchorError, match='zero mean key'):
+        projection_target(torch.ones(3, dtype=torch.float64),
+                          torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))
+    # q along ê_0 - ê_1: nothing is left after removing the imbalance.
+    with pytest.raises(DegenerateAnchorError, match='lies in the span'):
+        projection_target(torch.tensor([1.0, -1.0, 0.0],
+                                       dtype=torch.float64), means)
+    with pytest.raises(ValueError, match='M >= 2'):
+        projection_target(torch.ones(3), torch.ones(1, 3))
+    with pytest.raises(ValueError, match='NaN or inf'):
+        projection_target(torch.ones(3),
+                          torch.tensor([[1.0, 0.0, 0.0], [float('nan'), 0, 0]]))

@@ -20,8 +20,9 @@ from rollingq_mm.models.heads import RollingQFusionHead
 from rollingq_mm.models.rollingq import (DegenerateAnchorError, anchor_target,
                                          anchor_weights,
                                          attention_imbalance_rate,
-                                         plane_rotation, rotation_angle,
-                                         svd_rotation, token_normalised_air)
+                                         plane_rotation, projection_target,
+                                         rotation_angle, svd_rotation,
+                                         token_normalised_air)
 
 ROTATIONS = ('plane', 'svd')
 #: Where the epoch statistics come from (see :class:`AIRHook`).
@@ -30,6 +31,8 @@ STATISTICS = ('online', 'eval_pass')
 EVAL_PASS_EPOCHS = ('every', 'rotation')
 #: What ``air_threshold`` is compared with: the logged scalar of that name.
 TRIGGERS = ('air', AIR_NORM_SCALAR)
+#: Where a rotation turns the query (see :class:`AIRHook`).
+TARGETS = ('anchor', 'projection')
 
 
 @HOOKS.register_module()
@@ -75,7 +78,11 @@ class AIRHook(Hook):
       has a top-1 accuracy above chance 1/K by that margin (see below).
 
     The target is t = |q| u/|u| with u = Σ_m α_m E_m/|E_m| (E_m: the epoch
-    mean of the per-sample mean keys); the head composes R_new (q -> t) on
+    mean of the per-sample mean keys), or with
+    ``rotation_target='projection'`` the nearest query of the same norm
+    that sees every E_m/|E_m| alike (:func:`~rollingq_mm.models.rollingq.
+    projection_target`: q keeps every component except its imbalance, and
+    ρ is not used); the head composes R_new (q -> t) on
     the left of its rotation; with ``rotation_fraction`` f < 1, R_new turns
     q only by f times the angle to t, in the plane of q and t, so repeated
     rotations (``max_rotations`` > 1) approach the target step by step.
@@ -141,6 +148,10 @@ class AIRHook(Hook):
             paper's AIR of the query-key cosines) or 'air_norm' (the
             per-token AIR of the token-count-normalised attention shares,
             in [-1, 1] for two modalities). Defaults to 'air'.
+        rotation_target (str): 'anchor' (the paper's t = |q| u/|u|) or
+            'projection' (q without its component along the differences
+            of the modalities' mean key directions, rescaled to |q|; ``rho``
+            is not used). Defaults to 'anchor'.
     """
 
     priority = 'ABOVE_NORMAL'
@@ -160,7 +171,8 @@ class AIRHook(Hook):
                  eval_pass_epochs: str = 'every',
                  min_probe_accuracy_margin: Optional[float] = None,
                  rotation_fraction: float = 1.0,
-                 trigger: str = 'air') -> None:
+                 trigger: str = 'air',
+                 rotation_target: str = 'anchor') -> None:
         if air_threshold < 0:
             raise ValueError(
                 f'AIRHook: air_threshold must be >= 0, got {air_threshold}.')
@@ -223,6 +235,9 @@ class AIRHook(Hook):
         if trigger not in TRIGGERS:
             raise ValueError(f'AIRHook: trigger must be one of '
                              f'{list(TRIGGERS)}, got {trigger!r}.')
+        if rotation_target not in TARGETS:
+            raise ValueError(f'AIRHook: rotation_target must be one of '
+                             f'{list(TARGETS)}, got {rotation_target!r}.')
         self.air_threshold = air_threshold
         self.rho = rho
         self.max_rotations = max_rotations
@@ -238,6 +253,7 @@ class AIRHook(Hook):
         self.min_probe_accuracy_margin = min_probe_accuracy_margin
         self.rotation_fraction = rotation_fraction
         self.trigger = trigger
+        self.rotation_target = rotation_target
         self._head: Optional[RollingQFusionHead] = None
         self._eval_loader: Optional[DataLoader] = None
 
@@ -360,8 +376,11 @@ class AIRHook(Hook):
                 self._probes_above_chance(runner, epoch, summary):
             query = self._head.current_query().detach().to(torch.float64)
             try:
-                target = anchor_target(query, summary['mean_keys'].to(query),
-                                       weights.to(query))
+                means = summary['mean_keys'].to(query)
+                if self.rotation_target == 'anchor':
+                    target = anchor_target(query, means, weights.to(query))
+                else:
+                    target = projection_target(query, means)
                 if self.rotation_method == 'plane':
                     rotation = plane_rotation(
                         query, target, fraction=self.rotation_fraction)
@@ -395,6 +414,8 @@ class AIRHook(Hook):
         trigger = 'AIR' if self.trigger == 'air' else 'per-token AIR'
         fraction = '' if self.rotation_fraction == 1.0 else \
             f', rotation_fraction {self.rotation_fraction}'
+        if self.rotation_target != 'anchor':
+            fraction += f', rotation_target {self.rotation_target}'
         runner.logger.info(
             f'AIRHook epoch {epoch}: rotated the fusion query by '
             f'{angle:.3f} deg ({self.rotation_method}{fraction}) at '
