@@ -47,6 +47,9 @@ must have given the same results; no time rows, as the invocations' times
 are not comparable). A file given as ``LABEL=PATH`` names its methods
 ``LABEL/method``: runs of one method with other ``--cfg-options`` (e.g. an
 ``AIRHook`` option) get a column of their own beside the unlabelled runs.
+Runs recorded before the benchmark stored the attention-quality
+correlations get them from their per-group shares (exact for the 0/1
+quality of AV-Digits; the split's group sizes from ``test_meta.csv``).
 ``--data-root`` runs it on another AV-Digits folder made by
 ``tools/data/avdigits/prepare_avdigits.py`` (e.g. clean images, no
 corrupted samples).
@@ -55,6 +58,7 @@ import argparse
 import csv
 import glob
 import json
+import math
 import os
 import os.path as osp
 import re
@@ -368,6 +372,60 @@ def quality_metrics(predictions: str, meta_csv: str) -> Dict[str, float]:
     return metrics
 
 
+def group_counts(meta_csv: str) -> Dict[str, int]:
+    """Number of samples per ``corrupted`` group of a split's metadata."""
+    counts: Dict[str, int] = {}
+    with open(meta_csv, newline='') as handle:
+        for row in csv.DictReader(handle):
+            counts[row['corrupted']] = counts.get(row['corrupted'], 0) + 1
+    return counts
+
+
+def correlations_from_groups(test: Dict[str, float],
+                             counts: Dict[str, int]) -> Dict[str, float]:
+    """The correlations of :func:`quality_metrics` from group means.
+
+    For a 0/1 quality, Pearson's r is the point-biserial coefficient
+    (m_1 - m_0) sqrt(p (1 - p)) / s: m_1 and m_0 the mean visual share
+    where the modality is clean and where it is corrupted, p the clean
+    fraction, s the population std of the share over all samples
+    (``attn/visual_std`` of ``AttentionShareMetric``). It gives the
+    correlations of runs recorded before :func:`quality_metrics` computed
+    them, from their ``quality/<group>/attn_visual`` and the split's group
+    sizes.
+
+    Args:
+        test (dict): A run's test metrics.
+        counts (dict): Samples per group of its test split
+            (:func:`group_counts`).
+
+    Returns:
+        dict: The :data:`QUALITY_CORRELATIONS` keys computable from
+        ``test`` (none without an attention share, without a corrupted
+        group of that modality, or if ``test`` has a group ``counts`` has
+        not).
+    """
+    means = {g: test.get(f'quality/{g}/attn_visual') for g in counts}
+    std = test.get('attn/visual_std')
+    recorded = {key.split('/')[1] for key in test
+                if key.startswith('quality/') and key.endswith('/attn_visual')}
+    if std is None or not std > 0 or None in means.values() or \
+            recorded != set(counts):
+        return {}
+    total = sum(counts.values())
+    result = {}
+    for modality, key in QUALITY_CORRELATIONS.items():
+        clean = [g for g in counts if g != modality]
+        clean_count = sum(counts[g] for g in clean)
+        if modality not in counts or clean_count == 0:
+            continue
+        clean_mean = sum(counts[g] * means[g] for g in clean) / clean_count
+        p = clean_count / total
+        result[key] = ((clean_mean - means[modality]) *
+                       math.sqrt(p * (1 - p)) / std)
+    return result
+
+
 def read_test_metrics(work_dir: str) -> Dict[str, float]:
     """Metrics that ``tools/test.py`` logged in ``<work_dir>/<time>/*.json``.
 
@@ -657,6 +715,13 @@ def main(argv: Optional[Sequence[str]] = None) -> List[RunRecord]:
                        (sys.argv[1:] if argv is None else list(argv)))
     if args.from_runs:
         records = load_records(args.from_runs, args.methods)
+        counts = group_counts(osp.join(
+            args.data_root or osp.join(REPO, 'data', 'avdigits'),
+            'test_meta.csv'))
+        for record in records:
+            missing = correlations_from_groups(record.test, counts)
+            record.test.update({k: v for k, v in missing.items()
+                                if k not in record.test})
         table = write_results(records, out_dir, command, ratios=False)
         print(f'AV-Digits, the runs of {", ".join(args.from_runs)} (results '
               f'in {out_dir}):\n\n{table}', flush=True)

@@ -304,6 +304,17 @@ def test_quality_groups_of_the_predictions(bench, tmp_path):
             shares, image_ok),
         'quality/r_attn_visual_audio': statistics.correlation(
             shares, audio_ok)})
+    # Runs recorded without the correlations get the same values from
+    # their group means, the split's group sizes and the population std.
+    counts = bench.group_counts(str(tmp_path / 'meta.csv'))
+    assert counts == {'none': 2, 'audio': 2, 'visual': 1}
+    grouped = {k: v for k, v in metrics.items() if '/r_' not in k}
+    grouped['attn/visual_std'] = statistics.pstdev(shares)
+    assert bench.correlations_from_groups(grouped, counts) == pytest.approx(
+        {k: v for k, v in metrics.items() if '/r_' in k}, abs=1e-6)
+    assert bench.correlations_from_groups(
+        {'quality/none/attn_visual': 0.2, 'attn/visual_std': 0.1},
+        counts) == {}
     # More attention on the image where it is clean, and where the audio
     # is corrupted: r > 0 for the image, r < 0 for the audio.
     assert metrics['quality/r_attn_visual_image'] > 0
