@@ -429,5 +429,5 @@ def test_projection_target_rejects_degenerate_statistics():
     with pytest.raises(ValueError, match='M >= 2'):
         projection_target(torch.ones(3), torch.ones(1, 3))
     with pytest.raises(ValueError, match='NaN or inf'):
-        projection_target(torch.ones(3),
-                          torch.tensor([[1.0, 0.0, 0.0], [float('nan'), 0, 0]]))
+        projection_target(torch.ones(3), torch.tensor(
+            [[1.0, 0.0, 0.0], [float('nan'), 0.0, 0.0]]))
