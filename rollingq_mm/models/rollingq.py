@@ -365,6 +365,25 @@ def anchor_weights(cosines: Tensor, rho: float) -> Tensor:
     return weights.to(cosines.dtype)
 
 
+def _query_norm_and_mean_directions(
+        query: Tensor, modality_means: Tensor) -> Tuple[float, Tensor]:
+    """|q| and the float64 unit mean keys E_m/|E_m| (M, C) of a rotation
+    target; ``DegenerateAnchorError`` if |q| ~ 0 or some |E_m| ~ 0."""
+    query_norm = float(query.detach().to(torch.float64).norm())
+    if query_norm <= NORM_EPS:
+        raise DegenerateAnchorError(
+            f'the fusion query has norm {query_norm:.3g}: no direction to '
+            'rotate.')
+    means = modality_means.detach().to(torch.float64)
+    mean_norms = means.norm(dim=1, keepdim=True)
+    if (mean_norms <= NORM_EPS).any():
+        raise DegenerateAnchorError(
+            'a modality has a zero mean key (norms '
+            f'{mean_norms.flatten().tolist()}): its anchor direction is '
+            'undefined.')
+    return query_norm, means / mean_norms
+
+
 def anchor_target(query: Tensor, modality_means: Tensor,
                   weights: Tensor) -> Tensor:
     """Rotation target t = |q| u/|u| with the anchor u = Σ_m α_m E_m/|E_m|.
@@ -393,20 +412,9 @@ def anchor_target(query: Tensor, modality_means: Tensor,
             f'{tuple(modality_means.shape)} and {tuple(weights.shape)}.')
     _check_finite('modality_means', modality_means)
     _check_finite('weights', weights)
-    query_norm = float(query.detach().to(torch.float64).norm())
-    if query_norm <= NORM_EPS:
-        raise DegenerateAnchorError(
-            f'the fusion query has norm {query_norm:.3g}: no direction to '
-            'rotate.')
-    means = modality_means.detach().to(torch.float64)
-    mean_norms = means.norm(dim=1, keepdim=True)
-    if (mean_norms <= NORM_EPS).any():
-        raise DegenerateAnchorError(
-            'a modality has a zero mean key (norms '
-            f'{mean_norms.flatten().tolist()}): its anchor direction is '
-            'undefined.')
-    anchor = (weights.detach().to(torch.float64)[:, None] * means /
-              mean_norms).sum(dim=0)
+    query_norm, units = _query_norm_and_mean_directions(query,
+                                                        modality_means)
+    anchor = (weights.detach().to(torch.float64)[:, None] * units).sum(dim=0)
     anchor_norm = float(anchor.norm())
     if anchor_norm <= NORM_EPS:
         raise DegenerateAnchorError('the weighted anchor directions cancel '
@@ -449,18 +457,8 @@ def projection_target(query: Tensor, modality_means: Tensor) -> Tensor:
             f'{tuple(modality_means.shape)}.')
     _check_finite('modality_means', modality_means)
     q = query.detach().to(torch.float64)
-    query_norm = float(q.norm())
-    if query_norm <= NORM_EPS:
-        raise DegenerateAnchorError(
-            f'the fusion query has norm {query_norm:.3g}: no direction to '
-            'rotate.')
-    means = modality_means.detach().to(torch.float64)
-    mean_norms = means.norm(dim=1, keepdim=True)
-    if (mean_norms <= NORM_EPS).any():
-        raise DegenerateAnchorError(
-            'a modality has a zero mean key (norms '
-            f'{mean_norms.flatten().tolist()}): its direction is undefined.')
-    units = means / mean_norms
+    query_norm, units = _query_norm_and_mean_directions(query,
+                                                        modality_means)
     differences = units[:-1] - units[-1:]
     # Orthonormal basis of S from the differences' SVD (rank-aware).
     _, singular, basis = torch.linalg.svd(differences, full_matrices=False)
