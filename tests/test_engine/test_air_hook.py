@@ -502,7 +502,14 @@ def test_projection_target_balances_the_query_by_the_smallest_turn(
         runners[target].train()
     anchor_angle, = logged(runners['anchor'], 'rotation_angle')
     projection_angle, = logged(runners['projection'], 'rotation_angle')
-    assert 1.0 < projection_angle < anchor_angle
+    # Fails if the projection option does not rotate (angle ~0) or turns
+    # to the anchor after all (equal angles) or past it: the bisector is
+    # balanced too, so the nearest balanced query must be reached by a
+    # smaller turn.
+    assert projection_angle > 1.0, 'the projection target did not rotate'
+    assert projection_angle < anchor_angle, (
+        f'projection turned {projection_angle:.3f} deg, the bisector anchor '
+        f'{anchor_angle:.3f} deg: not the nearest balanced query')
     saved = torch.load(tmp_path / 'projection' / 'rank0_epoch1.pt')
     means = saved['summary']['mean_keys']
     units = means / means.norm(dim=1, keepdim=True)
